@@ -1,0 +1,10 @@
+"""Utilities shared by the rest of the package.
+
+Importing this package registers the globals that mmengine ``Runner`` checkpoints need under
+torch's ``weights_only`` loading (see :mod:`.checkpoint_compat`).
+"""
+from .checkpoint_compat import SAFE_GLOBALS, register_checkpoint_safe_globals
+
+register_checkpoint_safe_globals()
+
+__all__ = ['SAFE_GLOBALS', 'register_checkpoint_safe_globals']
