@@ -1,0 +1,7 @@
+"""Datasets MMSeg lacks: CamVid, the search-time weight/arch split, synthetic data."""
+from .camvid import CamVidDataset
+from .split import HalfSplitDataset
+
+# ``synthetic`` registers nothing and is also a ``python -m`` entry point: importing it
+# here would make runpy warn that it runs a module already in ``sys.modules``.
+__all__ = ['CamVidDataset', 'HalfSplitDataset', 'synthetic']
