@@ -4,7 +4,8 @@ Importing this package registers the globals that mmengine ``Runner`` checkpoint
 torch's ``weights_only`` loading (see :mod:`.checkpoint_compat`).
 """
 from .checkpoint_compat import SAFE_GLOBALS, register_checkpoint_safe_globals
+from .cpu_dist import init_cpu_dist
 
 register_checkpoint_safe_globals()
 
-__all__ = ['SAFE_GLOBALS', 'register_checkpoint_safe_globals']
+__all__ = ['SAFE_GLOBALS', 'init_cpu_dist', 'register_checkpoint_safe_globals']

@@ -1,0 +1,3 @@
+from .arch_update_hook import ArchUpdateHook
+
+__all__ = ['ArchUpdateHook']

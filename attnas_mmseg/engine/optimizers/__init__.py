@@ -1,0 +1,4 @@
+from .search_optim_wrapper import (AttNASOptimWrapperConstructor,
+                                   SearchOptimWrapperDict)
+
+__all__ = ['AttNASOptimWrapperConstructor', 'SearchOptimWrapperDict']

@@ -1,0 +1,126 @@
+"""Two optimisers that never share a parameter: SGD on w, Adam on (alpha, beta).
+
+§3.3.2 / §4.2 alternate SGD steps on the network weights with Adam steps on the
+architecture parameters. :class:`AttNASOptimWrapperConstructor` builds both with
+mmengine's own machinery:
+
+* ``weight``: mmengine's ``DefaultOptimWrapperConstructor`` (so ``paramwise_cfg``
+  works as usual), with alpha and beta removed before the optimiser is made, so
+  they get neither updates nor weight decay from it;
+* ``arch``: an optimiser over alpha and beta only.
+
+They are returned as a :class:`SearchOptimWrapperDict`, an ``OptimWrapperDict``
+(so the runner checkpoints both, and ``param_scheduler`` keyed by ``weight`` /
+``arch`` reaches each) whose ``update_params`` / ``optim_context`` are the
+weight wrapper's: an unmodified ``EncoderDecoder.train_step`` makes the weight
+step, and :class:`~attnas_mmseg.engine.hooks.ArchUpdateHook` the arch step.
+"""
+from contextlib import contextmanager
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model import is_model_wrapper
+from mmengine.optim import (DefaultOptimWrapperConstructor, OptimWrapper,
+                            OptimWrapperDict)
+from mmseg.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
+                            OPTIMIZERS)
+
+from ...search.arch_params import arch_parameters, is_arch_param
+
+WEIGHT, ARCH = 'weight', 'arch'
+
+
+@OPTIM_WRAPPERS.register_module()
+class SearchOptimWrapperDict(OptimWrapperDict):
+    """``OptimWrapperDict(weight=..., arch=...)`` usable by ``train_step``.
+
+    ``update_params`` runs the weight step and then clears the gradients that
+    its backward left on alpha/beta, so nothing leaks into the arch step.
+    """
+
+    def __init__(self, **optim_wrappers: OptimWrapper) -> None:
+        if set(optim_wrappers) != {WEIGHT, ARCH}:
+            raise ValueError(f'optim wrappers must be exactly {WEIGHT!r} and '
+                             f'{ARCH!r}, got {sorted(optim_wrappers)}')
+        super().__init__(**optim_wrappers)
+
+    def update_params(self, loss: torch.Tensor, step_kwargs: Optional[Dict]
+                      = None, zero_kwargs: Optional[Dict] = None) -> None:
+        self[WEIGHT].update_params(loss, step_kwargs=step_kwargs,
+                                   zero_kwargs=zero_kwargs)
+        self[ARCH].zero_grad()
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        with self[WEIGHT].optim_context(model):
+            yield
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class AttNASOptimWrapperConstructor:
+    """Build :class:`SearchOptimWrapperDict` from a config such as::
+
+        optim_wrapper = dict(
+            constructor='AttNASOptimWrapperConstructor',
+            weight=dict(type='OptimWrapper', optimizer=dict(
+                type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4)),
+            arch=dict(type='OptimWrapper', optimizer=dict(
+                type='Adam', lr=3e-4, betas=(0.5, 0.999),
+                weight_decay=1e-3)))
+
+    ``weight`` may carry a ``paramwise_cfg``; it never sees alpha/beta.
+    """
+
+    def __init__(self, optim_wrapper_cfg: dict,
+                 paramwise_cfg: Optional[dict] = None) -> None:
+        missing = {WEIGHT, ARCH} - set(optim_wrapper_cfg)
+        extra = set(optim_wrapper_cfg) - {WEIGHT, ARCH}
+        if missing or extra:
+            raise ValueError(
+                f'optim_wrapper: needs exactly the keys {WEIGHT!r} and '
+                f'{ARCH!r}; missing {sorted(missing)}, unexpected '
+                f'{sorted(extra)}')
+        if paramwise_cfg:
+            raise ValueError('optim_wrapper: put paramwise_cfg inside '
+                             f'optim_wrapper.{WEIGHT}')
+        self.weight_cfg = dict(optim_wrapper_cfg[WEIGHT])
+        self.arch_cfg = dict(optim_wrapper_cfg[ARCH])
+
+    def __call__(self, model: nn.Module) -> SearchOptimWrapperDict:
+        if is_model_wrapper(model):
+            model = model.module
+        arch = arch_parameters(model)
+        if not arch:
+            raise ValueError('model: has no architecture parameters (alpha/'
+                             'beta); build the backbone or head in search '
+                             'mode (arch=None) to use this constructor')
+        return SearchOptimWrapperDict(**{
+            WEIGHT: self._build_weight(model),
+            ARCH: self._build_arch(arch)
+        })
+
+    def _build_weight(self, model: nn.Module) -> OptimWrapper:
+        cfg = dict(self.weight_cfg)
+        paramwise_cfg = cfg.pop('paramwise_cfg', None) or {}
+        default = DefaultOptimWrapperConstructor(cfg, paramwise_cfg)
+        groups = []
+        default.add_params(groups, model)
+        arch_ids = {id(p) for n, p in model.named_parameters()
+                    if is_arch_param(n)}
+        groups = [g for g in groups if id(g['params'][0]) not in arch_ids]
+        optimizer = OPTIMIZERS.build(dict(default.optimizer_cfg,
+                                          params=groups))
+        return OPTIM_WRAPPERS.build(default.optim_wrapper_cfg,
+                                    default_args=dict(optimizer=optimizer))
+
+    def _build_arch(self, params) -> OptimWrapper:
+        cfg = dict(self.arch_cfg)
+        if 'paramwise_cfg' in cfg:
+            raise ValueError(f'optim_wrapper.{ARCH}: paramwise_cfg is not '
+                             'supported for the architecture parameters')
+        optimizer = OPTIMIZERS.build(dict(cfg.pop('optimizer'),
+                                          params=params))
+        cfg.setdefault('type', 'OptimWrapper')
+        return OPTIM_WRAPPERS.build(cfg, default_args=dict(
+            optimizer=optimizer))

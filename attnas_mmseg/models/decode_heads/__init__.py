@@ -1,0 +1,3 @@
+from .attnas_head import AttNASHead
+
+__all__ = ['AttNASHead']

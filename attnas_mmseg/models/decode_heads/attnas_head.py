@@ -1,0 +1,70 @@
+"""The AttNAS attention head (§3.2, Eq. 2, Table 1) as an MMSeg decode head."""
+from typing import List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.registry import MODELS
+
+from ...search.arch_spec import ArchSpec
+from ...search.attention_space import AttentionLayers
+
+
+@MODELS.register_module()
+class AttNASHead(BaseDecodeHead):
+    """Layers of attention candidates (Att1-Att13) followed by ``cls_seg``.
+
+    * **Search mode** (``arch=None``): ``num_layers`` layers, each holding all
+      13 candidates, mixed with one softmax over all layers' ``beta`` (Eq. 2).
+    * **Fixed mode**: ``arch`` gives the attention ids of each layer (a list of
+      lists, an ``'AttSet1(..)+AttSet2(..)'`` string, an :class:`ArchSpec` or a
+      path to its JSON). Attentions of one layer run in parallel and are
+      combined by ``combine``; an empty layer passes its input through.
+
+    If ``in_channels != channels`` a 1x1 conv-BN-ReLU first projects the
+    backbone feature to the head width ``channels`` (not needed on MobileNetV2,
+    whose last stage already has 320 = ``channels`` channels).
+
+    Args:
+        num_layers: Number of attention layers to search (1, 2 or 3 for the
+            paper's s-mv2-att1/2/3). Ignored in fixed mode.
+        arch: None to search, or the derived attention layers.
+        combine: 'sum' or 'mean' (fixed mode).
+        **kwargs: ``BaseDecodeHead``'s arguments (in_channels, channels,
+            num_classes, in_index, norm_cfg, align_corners, losses, ...).
+    """
+
+    def __init__(self,
+                 num_layers: int = 2,
+                 arch: Union[None, str, Sequence[Sequence[int]],
+                             ArchSpec] = None,
+                 combine: str = 'sum',
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if arch is not None:
+            arch = ArchSpec.coerce(arch).attention
+        self.in_proj: Optional[nn.Module] = None
+        if self.in_channels != self.channels:
+            self.in_proj = ConvModule(self.in_channels, self.channels, 1,
+                                      conv_cfg=self.conv_cfg,
+                                      norm_cfg=self.norm_cfg,
+                                      act_cfg=self.act_cfg)
+        self.attention = AttentionLayers(
+            self.channels, num_layers=num_layers, arch=arch, combine=combine,
+            conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg, align_corners=self.align_corners)
+
+    @property
+    def searching(self) -> bool:
+        return self.attention.searching
+
+    def arch_parameters(self) -> List[nn.Parameter]:
+        return [self.attention.beta] if self.searching else []
+
+    def forward(self, inputs) -> torch.Tensor:
+        """inputs: backbone outputs -> (B, num_classes, H, W) logits."""
+        x = self._transform_inputs(inputs)
+        if self.in_proj is not None:
+            x = self.in_proj(x)
+        return self.cls_seg(self.attention(x))

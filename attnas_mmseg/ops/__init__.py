@@ -1,0 +1,11 @@
+from .attentions import (AtrousConvAttention, PoolConvAttention,
+                         PooledSelfAttention, SEAttention,
+                         StripPoolingAttention)
+from .inverted_residual import InvertedResidual
+from .pooling import AdaptiveAvgPool2d, matmul_adaptive_avg_pool2d
+
+__all__ = [
+    'AdaptiveAvgPool2d', 'AtrousConvAttention', 'InvertedResidual',
+    'PoolConvAttention', 'PooledSelfAttention', 'SEAttention',
+    'StripPoolingAttention', 'matmul_adaptive_avg_pool2d'
+]

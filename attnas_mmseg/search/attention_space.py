@@ -1,0 +1,90 @@
+"""Eq. (2): the layered attention search space and its fixed (derived) form.
+
+Search mode holds every candidate of Table 1 in every layer (``AttSet_l``) and
+mixes them with ONE softmax over all ``beta`` of all layers, so the weights of
+all layers together sum to one::
+
+    w = softmax(beta.flatten()).view(L, 13)
+    x_l = sum_j w[l, j] * Att_j(x_{l-1})
+
+Fixed mode builds only the selected attentions. Attentions of one layer run in
+parallel on that layer's input and are combined by ``combine`` ('sum', the
+fixed-mode limit of Eq. (2) where the selected weights are equal, or 'mean');
+an empty layer passes its input through; layer l+1 consumes layer l's output.
+"""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from .candidates import NUM_ATTENTIONS, build_attention
+
+COMBINE_MODES = ('sum', 'mean')
+
+
+def attention_weights(beta: torch.Tensor) -> torch.Tensor:
+    """Eq. (2)'s unified normalisation: softmax over all layers' ``beta``."""
+    return beta.flatten().softmax(0).view_as(beta)
+
+
+class AttentionLayers(nn.Module):
+    """The attention module of AttNAS, in search or fixed mode.
+
+    Args:
+        channels: Width C of every layer (input and output).
+        num_layers: Number of attention layers L (search mode).
+        arch: Attention ids per layer (fixed mode); None to search.
+        combine: How a fixed layer merges its parallel attentions.
+        layer_cfg: ``conv_cfg``/``norm_cfg``/``act_cfg``/``align_corners``.
+
+    Shapes:
+        x: (B, C, H, W) -> (B, C, H, W)
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_layers: int = 2,
+                 arch: Optional[Sequence[Sequence[int]]] = None,
+                 combine: str = 'sum',
+                 **layer_cfg) -> None:
+        super().__init__()
+        if combine not in COMBINE_MODES:
+            raise ValueError(f'combine must be one of {COMBINE_MODES}, got '
+                             f'{combine!r}')
+        self.channels = channels
+        self.combine = combine
+        self.layer_cfg = layer_cfg
+        self.searching = arch is None
+        if self.searching:
+            if not isinstance(num_layers, int) or num_layers < 1:
+                raise ValueError('num_layers must be a positive int, got '
+                                 f'{num_layers!r}')
+            arch = [range(1, NUM_ATTENTIONS + 1)] * num_layers
+            # DARTS' initialisation: small noise around uniform weights.
+            self.beta = nn.Parameter(
+                1e-3 * torch.randn(num_layers, NUM_ATTENTIONS))
+        self.arch = tuple(tuple(ids) for ids in arch)
+        self.layers = nn.ModuleList(
+            nn.ModuleDict({f'att{i}': self.make_attention(i) for i in ids})
+            for ids in self.arch)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.arch)
+
+    def make_attention(self, att_id: int) -> nn.Module:
+        """A fresh Att``att_id`` of this module's width and layer configs."""
+        return build_attention(att_id, self.channels, **self.layer_cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.searching:
+            weights = attention_weights(self.beta)
+            for layer, w in zip(self.layers, weights):
+                x = sum(w[i] * att(x) for i, att in enumerate(layer.values()))
+            return x
+        for layer in self.layers:
+            if len(layer) == 0:
+                continue
+            out = sum(att(x) for att in layer.values())
+            x = out / len(layer) if self.combine == 'mean' else out
+        return x

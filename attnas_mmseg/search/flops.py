@@ -1,0 +1,244 @@
+"""FLOPs of candidates and networks: the paper's counter, the table, FLOPs_pred.
+
+Two counts, both in multiply-adds (MACs, what MMSeg and the paper call FLOPs):
+
+* **Paper convention** (:func:`count_paper_flops`): the rules of ``thop``
+  0.0.31, the counter FasterSeg pins, which reproduce Table 1 exactly (see
+  ``tools/get_flops.py --table1``). Per sample:
+
+  - ``Conv2d``: ``H_out*W_out*C_out * (C_in/groups*k_h*k_w + bias)``
+  - ``_BatchNorm``: 2 per input element
+  - ``AdaptiveAvgPool2d``: ``(floor(H/h)*floor(W/w) + 1)`` per output element
+  - ``Linear``: ``in_features`` per output element
+  - everything else (ReLU, sigmoid, interpolate, matmul, softmax,
+    element-wise products): 0
+
+* **Complete count** (:func:`count_complete_flops`): mmengine's
+  ``get_model_complexity_info``, what MMSeg's ``get_flops.py`` reports.
+
+:class:`FlopsTable` holds the paper-convention FLOPs of every candidate at one
+input size, built once (candidates are instantiated on the ``meta`` device, so
+no weights are copied and no real activations are computed), and gives the
+differentiable ``FLOPs_pred(alpha, beta)`` of §3.3.2: the softmax-weighted sum
+of candidate FLOPs, with Eq. (1)'s and Eq. (2)'s weights.
+"""
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from .arch_spec import ArchSpec
+from .attention_space import attention_weights
+from .candidates import NUM_ATTENTIONS
+
+
+def _conv_flops(m: nn.Conv2d, inputs, output) -> int:
+    kh, kw = m.kernel_size
+    per_out = m.in_channels // m.groups * kh * kw + (m.bias is not None)
+    return output[0].numel() * per_out
+
+
+def _bn_flops(m: nn.Module, inputs, output) -> int:
+    return 2 * inputs[0][0].numel()
+
+
+def _adaptive_avg_pool_flops(m: nn.AdaptiveAvgPool2d, inputs, output) -> int:
+    in_h, in_w = inputs[0].shape[-2:]
+    out_h, out_w = output.shape[-2:]
+    return ((in_h // out_h) * (in_w // out_w) + 1) * output[0].numel()
+
+
+def _linear_flops(m: nn.Linear, inputs, output) -> int:
+    return m.in_features * output[0].numel()
+
+
+PAPER_RULES: Tuple[Tuple[type, Callable], ...] = (
+    (nn.Conv2d, _conv_flops),
+    (_BatchNorm, _bn_flops),
+    (nn.AdaptiveAvgPool2d, _adaptive_avg_pool_flops),
+    (nn.Linear, _linear_flops),
+)
+
+
+def count_paper_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """Paper-convention FLOPs of ``module(*inputs)`` for one sample.
+
+    Inputs may live on the ``meta`` device (shapes are all that is used).
+    """
+    total = [0]
+    handles = []
+
+    def make_hook(rule):
+        def hook(m, inp, out):
+            total[0] += int(rule(m, inp, out))
+        return hook
+
+    was_training = module.training
+    module.eval()   # counts do not depend on the mode; BN on 1x1 maps needs it
+    for m in module.modules():
+        for cls, rule in PAPER_RULES:
+            if isinstance(m, cls):
+                handles.append(m.register_forward_hook(make_hook(rule)))
+                break
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        module.train(was_training)
+    return total[0]
+
+
+def count_meta_flops(factory: Callable[[], nn.Module],
+                     input_shape: Sequence[int]) -> Tuple[int, torch.Size]:
+    """Paper FLOPs of a module built by ``factory`` on the meta device, and its
+    output shape, for an input of ``input_shape`` (batch 1)."""
+    with torch.device('meta'):
+        module = factory()
+    module.eval()
+    x = torch.empty(*input_shape, device='meta')
+    with torch.no_grad():
+        out_shape = module(x).shape
+    return count_paper_flops(module, x), out_shape
+
+
+def count_complete_flops(model: nn.Module,
+                         input_size: Tuple[int, int]) -> Tuple[int, int]:
+    """(FLOPs, params) of a segmentor from mmengine's complexity analysis."""
+    from mmengine.analysis import get_model_complexity_info
+
+    class _Dense(nn.Module):
+
+        def __init__(self, seg):
+            super().__init__()
+            self.seg = seg
+
+        def forward(self, x):
+            return self.seg.decode_head(self.seg.extract_feat(x))
+
+    was_training = model.training
+    model.eval()
+    try:
+        info = get_model_complexity_info(
+            _Dense(model), input_shape=(3, *input_size), show_table=False,
+            show_arch=False)
+    finally:
+        model.train(was_training)
+    return int(info['flops']), int(info['params'])
+
+
+@dataclass
+class FlopsTable:
+    """Paper-convention FLOPs of every candidate at one input size.
+
+    Attributes:
+        input_size: (H, W) the table was built for.
+        fixed: FLOPs of everything that is not searched.
+        backbone: (17, 6) FLOPs of op j at block i, or None if not searched.
+        attention: (13,) FLOPs of Att1-Att13 on the head's feature, or None.
+        num_layers: Attention layers in the searched head.
+        attention_scale: Multiplies the attention term of FLOPs_pred; 1 is the
+            paper's weighted sum (Eq. 2's weights sum to one over all layers).
+    """
+    input_size: Tuple[int, int]
+    fixed: float
+    backbone: Optional[torch.Tensor] = None
+    attention: Optional[torch.Tensor] = None
+    num_layers: int = 0
+    attention_scale: float = 1.0
+
+    def predict(self, alpha: Optional[torch.Tensor],
+                beta: Optional[torch.Tensor]) -> torch.Tensor:
+        """FLOPs_pred(alpha, beta) (§3.3.2), differentiable in both."""
+        ref = alpha if alpha is not None else beta
+        total = torch.tensor(self.fixed, dtype=torch.float32,
+                             device=None if ref is None else ref.device)
+        if self.backbone is not None:
+            table = self.backbone.to(alpha.device)
+            total = total + (alpha.softmax(-1) * table).sum()
+        if self.attention is not None:
+            table = self.attention.to(beta.device)
+            total = total + self.attention_scale * (
+                attention_weights(beta) * table).sum()
+        return total
+
+    def network_flops(self, spec: ArchSpec) -> float:
+        """Paper FLOPs of the fixed network ``spec`` describes."""
+        total = float(self.fixed)
+        if self.backbone is not None:
+            if spec.backbone is None:
+                raise ValueError('spec: has no backbone code but the backbone'
+                                 ' is searched')
+            total += sum(float(self.backbone[i, op - 1])
+                         for i, op in enumerate(spec.backbone))
+        if self.attention is not None:
+            total += sum(float(self.attention[a - 1])
+                         for layer in spec.attention for a in layer)
+        return total
+
+
+def _features_meta(shapes: List[torch.Size]) -> List[torch.Tensor]:
+    return [torch.empty(s, device='meta') for s in shapes]
+
+
+def build_flops_table(segmentor: nn.Module,
+                      input_size: Tuple[int, int] = (1024, 2048),
+                      attention_scale: float = 1.0) -> FlopsTable:
+    """The :class:`FlopsTable` of an ``EncoderDecoder`` at ``input_size``.
+
+    Searched parts are priced per candidate on the meta device; fixed parts
+    (stem, a fixed backbone, head projection, classifier) are counted once.
+    """
+    backbone, head = segmentor.backbone, segmentor.decode_head
+    h, w = input_size
+    image = torch.zeros(1, 3, h, w)
+    fixed = 0
+    bb_table = None
+    if getattr(backbone, 'searching', False):
+        fixed += count_paper_flops(backbone.conv1, image)
+        with torch.no_grad():
+            x_shape = backbone.conv1(image).shape
+        bb_table = torch.zeros(len(backbone.block_settings), len(backbone.ops))
+        feats, block = [], 0
+        for stage, name in enumerate(backbone.layers):
+            for _ in getattr(backbone, name):
+                for j in range(len(backbone.ops)):
+                    flops, out_shape = count_meta_flops(
+                        lambda: backbone.make_op(block, j + 1), x_shape)
+                    bb_table[block, j] = flops
+                x_shape = out_shape
+                block += 1
+            if stage in backbone.out_indices:
+                feats.append(x_shape)
+        features = _features_meta(feats)
+    else:
+        fixed += count_paper_flops(backbone, image)
+        with torch.no_grad():
+            outs = backbone(image)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        features = _features_meta([o.shape for o in outs])
+
+    feature = head._transform_inputs(features)
+    real = torch.zeros(feature.shape)
+    if head.in_proj is not None:
+        fixed += count_paper_flops(head.in_proj, real)
+        with torch.no_grad():
+            real = head.in_proj(real)
+    fixed += count_paper_flops(head.conv_seg, real)
+    att_table = None
+    if head.searching:
+        att_table = torch.tensor([
+            float(count_meta_flops(
+                lambda: head.attention.make_attention(j), real.shape)[0])
+            for j in range(1, NUM_ATTENTIONS + 1)
+        ])
+    else:
+        fixed += count_paper_flops(head.attention, real)
+    return FlopsTable(
+        input_size=(h, w), fixed=float(fixed), backbone=bb_table,
+        attention=att_table,
+        num_layers=head.attention.num_layers if head.searching else 0,
+        attention_scale=attention_scale)

@@ -1,0 +1,74 @@
+"""A complete search config on tiny Cityscapes-layout data, for the tests."""
+from .._builders import segmentor_cfg
+
+
+def pipeline(size=(64, 128)):
+    # deterministic on purpose: resume and DDP tests compare exact values
+    return [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations'),
+        dict(type='Resize', scale=(size[1], size[0]), keep_ratio=False),
+        dict(type='PackSegInputs'),
+    ]
+
+
+def half(root, part, batch_size=2, shuffle=True):
+    return dict(
+        batch_size=batch_size, num_workers=0, persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        dataset=dict(
+            type='HalfSplitDataset', part=part, seed=0,
+            dataset=dict(
+                type='CityscapesDataset', data_root=str(root),
+                data_prefix=dict(img_path='leftImg8bit/train',
+                                 seg_map_path='gtFine/train'),
+                pipeline=pipeline())))
+
+
+def search_cfg(root, work_dir, max_epochs=2, warmup_epochs=1,
+               flops_weight=0.1, flops_target=0.01, checkpoint_interval=1,
+               launcher='none', schedule_epochs=None, arch_batch_size=2,
+               **hook_kwargs):
+    hook = dict(type='ArchUpdateHook',
+                arch_dataloader=half(root, 'arch', arch_batch_size),
+                flops_target=flops_target, flops_weight=flops_weight,
+                flops_input_size=(64, 128), warmup_epochs=warmup_epochs,
+                log_interval=1)
+    hook.update(hook_kwargs)
+    model = segmentor_cfg(num_classes=19, channels=32)
+    return dict(
+        default_scope='mmseg',
+        custom_imports=dict(imports=['attnas_mmseg'],
+                            allow_failed_imports=False),
+        work_dir=str(work_dir),
+        model=model,
+        train_dataloader=half(root, 'weight'),
+        train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=max_epochs),
+        optim_wrapper=dict(
+            constructor='AttNASOptimWrapperConstructor',
+            weight=dict(type='OptimWrapper', optimizer=dict(
+                type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4)),
+            arch=dict(type='OptimWrapper', optimizer=dict(
+                type='Adam', lr=3e-2, betas=(0.5, 0.999),
+                weight_decay=1e-3))),
+        param_scheduler=dict(
+            weight=[dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
+                         end=schedule_epochs or max_epochs,
+                         by_epoch=True)],
+            arch=[]),
+        default_hooks=dict(
+            timer=dict(type='IterTimerHook'),
+            logger=dict(type='LoggerHook', interval=1),
+            param_scheduler=dict(type='ParamSchedulerHook'),
+            checkpoint=dict(type='CheckpointHook', by_epoch=True,
+                            interval=checkpoint_interval),
+            sampler_seed=dict(type='DistSamplerSeedHook')),
+        custom_hooks=[hook],
+        env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),
+                     mp_cfg=dict(mp_start_method='fork')),
+        randomness=dict(seed=0, deterministic=False),
+        launcher=launcher,
+        log_level='INFO',
+        visualizer=dict(type='SegLocalVisualizer',
+                        vis_backends=[dict(type='LocalVisBackend')]),
+    )

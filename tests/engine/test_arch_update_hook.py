@@ -1,0 +1,142 @@
+"""The search inside a real mmengine Runner on tiny Cityscapes-layout data."""
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from attnas_mmseg.engine import ArchUpdateHook
+from attnas_mmseg.search import named_arch_parameters
+
+from .search_cfg import search_cfg
+
+
+def make_runner(cfg):
+    return Runner.from_cfg(Config(copy.deepcopy(cfg)))
+
+
+def arch_state(runner):
+    return {n: p.detach().clone()
+            for n, p in named_arch_parameters(runner.model)}
+
+
+def weight_state(runner):
+    return {n: p.detach().clone() for n, p in runner.model.named_parameters()
+            if not n.endswith(('alpha', 'beta'))}
+
+
+def hook_of(runner):
+    return next(h for h in runner.hooks if isinstance(h, ArchUpdateHook))
+
+
+def test_optimisers_are_disjoint(tiny_cityscapes, tmp_path):
+    runner = make_runner(search_cfg(tiny_cityscapes, tmp_path))
+    wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    arch_ids = {id(p) for _, p in named_arch_parameters(runner.model)}
+    model_ids = {id(p) for p in runner.model.parameters()}
+    # mmengine appends a dummy 0-dim group (base lr bookkeeping): skip it
+    weight_ids = {id(p) for g in wrapper['weight'].param_groups
+                  for p in g['params']} & model_ids
+    assert len(arch_ids) == 2
+    assert not arch_ids & weight_ids
+    assert weight_ids == model_ids - arch_ids
+    assert {id(p) for g in wrapper['arch'].param_groups
+            for p in g['params']} == arch_ids
+    assert isinstance(wrapper['arch'].optimizer, torch.optim.Adam)
+    assert isinstance(wrapper['weight'].optimizer, torch.optim.SGD)
+
+
+def test_warmup_keeps_alpha_beta(tiny_cityscapes, tmp_path):
+    runner = make_runner(search_cfg(tiny_cityscapes, tmp_path, max_epochs=1,
+                                    warmup_epochs=1))
+    before_arch, before_w = arch_state(runner), weight_state(runner)
+    runner.train()
+    after_arch, after_w = arch_state(runner), weight_state(runner)
+    assert all(torch.equal(before_arch[n], after_arch[n]) for n in
+               before_arch)
+    assert any(not torch.equal(before_w[n], after_w[n]) for n in before_w)
+    assert hook_of(runner).arch_steps == 0
+
+
+def test_search_updates_alpha_beta_and_logs(tiny_cityscapes, tmp_path):
+    runner = make_runner(search_cfg(tiny_cityscapes, tmp_path, max_epochs=2,
+                                    warmup_epochs=1))
+    before = arch_state(runner)
+    runner.train()
+    after = arch_state(runner)
+    hook = hook_of(runner)
+    assert hook.arch_steps == 2   # 4 weight images, batch 2, epoch 2 only
+    for name in before:
+        assert not torch.equal(before[name], after[name]), name
+    warm = torch.load(tmp_path / 'epoch_1.pth', map_location='cpu')
+    for name in before:
+        assert torch.equal(warm['state_dict'][name], before[name])
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    assert 'arch step 2' in log and 'mv2(' in log and 'AttSet' in log
+    assert 'FLOPs_pred' in log and 'H(alpha)' in log
+    scalars = runner.message_hub.log_scalars
+    for key in ('arch_ce', 'loss_flops', 'flops_pred_G', 'entropy_alpha',
+                'entropy_beta'):
+        assert f'train/{key}' in scalars
+
+
+def test_steps_do_not_leak(tiny_cityscapes, tmp_path):
+    runner = make_runner(search_cfg(tiny_cityscapes, tmp_path, max_epochs=1,
+                                    warmup_epochs=1))
+    runner.train()   # warm-up only: sets up the hook and the optimisers
+    hook = hook_of(runner)
+    # arch step: weights (and their grads) untouched, alpha/beta move
+    w0, a0 = weight_state(runner), arch_state(runner)
+    grads0 = {n: None if p.grad is None else p.grad.clone()
+              for n, p in runner.model.named_parameters()}
+    hook.arch_step(runner)
+    w1, a1 = weight_state(runner), arch_state(runner)
+    assert all(torch.equal(w0[n], w1[n]) for n in w0)
+    assert all(not torch.equal(a0[n], a1[n]) for n in a0)
+    for n, p in runner.model.named_parameters():
+        if n in w0:
+            g0 = grads0[n]
+            assert (p.grad is None and g0 is None) or torch.equal(p.grad, g0)
+    # weight step: alpha/beta untouched and left without gradient
+    batch = next(iter(runner.train_dataloader))
+    runner.model.train_step(batch, runner.optim_wrapper)
+    w2, a2 = weight_state(runner), arch_state(runner)
+    assert all(torch.equal(a1[n], a2[n]) for n in a1)
+    assert any(not torch.equal(w1[n], w2[n]) for n in w1)
+    for _, p in named_arch_parameters(runner.model):
+        assert p.grad is None or not p.grad.any()
+
+
+def test_flops_term_lowers_flops_pred(tiny_cityscapes, tmp_path):
+    runner = make_runner(search_cfg(tiny_cityscapes, tmp_path, max_epochs=1,
+                                    warmup_epochs=1, flops_weight=100.0))
+    runner.train()
+    hook = hook_of(runner)
+    pred0 = float(hook.flops_table.predict(hook._alpha, hook._beta))
+    for _ in range(3):
+        hook.arch_step(runner)
+    pred1 = float(hook.flops_table.predict(hook._alpha, hook._beta))
+    assert pred1 < pred0
+
+
+@pytest.mark.parametrize('kwargs,field', [
+    (dict(flops_weight=-1.0), 'flops_weight'),
+    (dict(flops_target=0.0), 'flops_target'),
+    (dict(flops_loss_mode='square'), 'flops_loss_mode'),
+    (dict(warmup_epochs=-1), 'warmup_epochs'),
+    (dict(interval=0), 'interval'),
+])
+def test_bad_hook_arguments(kwargs, field):
+    args = dict(arch_dataloader=dict())
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=field):
+        ArchUpdateHook(**args)
+
+
+def test_unkeyed_scheduler_is_refused(tiny_cityscapes, tmp_path):
+    cfg = search_cfg(tiny_cityscapes, tmp_path, max_epochs=1)
+    cfg['param_scheduler'] = dict(type='PolyLR', power=0.9, begin=0, end=1,
+                                  by_epoch=True)
+    with pytest.raises(ValueError, match='param_scheduler'):
+        make_runner(cfg).train()

@@ -1,0 +1,99 @@
+import pytest
+import torch
+
+from attnas_mmseg.models import AttNASHead
+from attnas_mmseg.search import attention_weights
+
+from .._builders import build_segmentor
+
+BN = dict(type='BN')
+
+
+def make_head(**kwargs):
+    kwargs.setdefault('in_channels', 64)
+    kwargs.setdefault('channels', 32)
+    return AttNASHead(num_classes=5, norm_cfg=BN, dropout_ratio=0, **kwargs)
+
+
+@pytest.mark.parametrize('num_layers', [1, 2, 3])
+def test_search_mode(num_layers):
+    head = make_head(num_layers=num_layers)
+    assert head.attention.beta.shape == (num_layers, 13)
+    assert head.arch_parameters() == [head.attention.beta]
+    assert all(len(layer) == 13 for layer in head.attention.layers)
+    out = head([torch.randn(2, 64, 12, 24)])
+    assert out.shape == (2, 5, 12, 24)
+    out.mean().backward()
+    assert head.attention.beta.grad.abs().sum() > 0
+
+
+def test_one_softmax_over_all_layers():
+    beta = torch.randn(2, 13)
+    w = attention_weights(beta)
+    assert float(w.sum()) == pytest.approx(1.0)
+    assert float(w[0].sum()) < 1.0 and float(w[1].sum()) < 1.0
+    assert torch.allclose(w.flatten(), beta.flatten().softmax(0))
+
+
+def test_fixed_mode_builds_the_selection():
+    head = make_head(arch='AttSet1(12,13)+AttSet2(3,7)')
+    assert head.arch_parameters() == []
+    assert [sorted(layer) for layer in head.attention.layers] == [
+        ['att12', 'att13'], ['att3', 'att7']]
+    x = torch.randn(2, 64, 12, 24)
+    out = head([x])
+    assert out.shape == (2, 5, 12, 24)
+    out.sum().backward()
+    for name, p in head.named_parameters():
+        if not name.endswith('gamma'):
+            assert p.grad is not None, name
+
+
+def test_empty_layer_passes_through_and_sum_vs_mean():
+    torch.manual_seed(0)
+    one = make_head(in_channels=32, arch=[[6]])
+    two = make_head(in_channels=32, arch=[[6], []])
+    two.load_state_dict(one.state_dict())
+    one.eval(), two.eval()
+    x = torch.randn(1, 32, 8, 8)
+    assert torch.allclose(one([x]), two([x]))
+    head_sum = make_head(in_channels=32, arch=[[6, 7]], combine='sum')
+    head_mean = make_head(in_channels=32, arch=[[6, 7]], combine='mean')
+    head_mean.load_state_dict(head_sum.state_dict())
+    feats = [att(x) for att in head_sum.attention.layers[0].values()]
+    assert torch.allclose(head_sum.attention(x), feats[0] + feats[1])
+    assert torch.allclose(head_mean.attention(x), (feats[0] + feats[1]) / 2)
+
+
+def test_projection_when_widths_differ_and_errors():
+    assert make_head(in_channels=64, channels=32).in_proj is not None
+    assert make_head(in_channels=32, channels=32).in_proj is None
+    with pytest.raises(ValueError, match='attention'):
+        make_head(arch=[[14]])
+    with pytest.raises(ValueError, match='combine'):
+        make_head(arch=[[1]], combine='concat')
+    with pytest.raises(ValueError, match='num_layers'):
+        make_head(num_layers=0)
+
+
+def test_encoder_decoder_training_step():
+    from mmengine.optim import build_optim_wrapper
+    from mmseg.structures import SegDataSample
+    from mmengine.structures import PixelData
+    model = build_segmentor(num_classes=4)
+    model.train()
+    samples = []
+    for _ in range(2):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 4, (1, 64, 96)))
+        s.set_metainfo(dict(img_shape=(64, 96), ori_shape=(64, 96),
+                            pad_shape=(64, 96)))
+        samples.append(s)
+    data = dict(inputs=[torch.randint(0, 255, (3, 64, 96)).byte()
+                        for _ in range(2)], data_samples=samples)
+    wrapper = build_optim_wrapper(
+        model, dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)))
+    before = model.decode_head.conv_seg.weight.detach().clone()
+    log = model.train_step(data, wrapper)
+    assert torch.isfinite(log['loss'])
+    assert not torch.equal(before, model.decode_head.conv_seg.weight)

@@ -1,0 +1,52 @@
+"""Derive the searched architecture (§3.3.3) and write a retrain config.
+
+    python tools/derive_arch.py CONFIG CHECKPOINT --out-dir DIR [--topk 4]
+
+writes ``DIR/arch.json`` (paper notation, FLOPs and params at the paper's
+input size) and ``DIR/retrain.py`` (inherits ``derive.retrain_base`` of CONFIG
+with the derived backbone and head), refusing to replace either unless
+``--overwrite`` is given.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from attnas_mmseg.search.export import export_derived  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='the search config')
+    parser.add_argument('checkpoint', help='a checkpoint of that search')
+    parser.add_argument('--out-dir', required=True)
+    parser.add_argument('--topk', type=int, default=None,
+                        help='attentions to keep (default: derive.topk or 4)')
+    parser.add_argument('--input-size', type=int, nargs=2, default=None,
+                        metavar=('H', 'W'),
+                        help='size for FLOPs (default: derive.input_size '
+                        'or 1024 2048)')
+    parser.add_argument('--overwrite', action='store_true')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        spec = export_derived(args.config, args.checkpoint, args.out_dir,
+                              topk=args.topk, overwrite=args.overwrite,
+                              input_size=args.input_size)
+    except (ValueError, FileExistsError) as err:
+        sys.exit(f'derive_arch: error: {err}')
+    meta = spec.meta
+    print(f'derived: {spec}')
+    print(f'FLOPs (paper convention) {meta["flops_paper_G"]:.2f}G, complete '
+          f'{meta["flops_complete_G"]:.2f}G, params {meta["params_M"]:.2f}M '
+          f'at {meta["input_size"][0]}x{meta["input_size"][1]}')
+    print(f'wrote {osp.join(args.out_dir, "arch.json")} and '
+          f'{osp.join(args.out_dir, "retrain.py")}')
+
+
+if __name__ == '__main__':
+    main()
