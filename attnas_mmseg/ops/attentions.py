@@ -107,38 +107,47 @@ class PooledSelfAttention(nn.Module):
     """Att11-Att12: ``Pool{bins}_SelfAttention_upsample``.
 
     Scaled dot-product self-attention (Vaswani et al.) over the ``bins**2``
-    pooled positions, with query/key projections to ``C // reduction`` and a
-    value projection to C, a residual with a learned scale ``gamma`` (zero at
+    pooled positions, a residual with a learned scale ``gamma`` (zero at
     init, as in DANet's position attention), then bilinear upsampling.
+
+    With ``projection=False`` (default) queries, keys and values are the
+    pooled features themselves, which is what Table 1 (pooling FLOPs only)
+    and Table 2's parameter counts support (docs/design.md); with ``True``,
+    learned query/key projections to ``C // reduction`` and a value
+    projection to C are added (matrix products, invisible to thop).
     """
 
-    def __init__(self, channels: int, bins: int, reduction: int = 8,
-                 conv_cfg=None, norm_cfg=None, act_cfg=None,
-                 align_corners: bool = False) -> None:
+    def __init__(self, channels: int, bins: int, projection: bool = False,
+                 reduction: int = 8, conv_cfg=None, norm_cfg=None,
+                 act_cfg=None, align_corners: bool = False) -> None:
         super().__init__()
         self.align_corners = align_corners
         self.bins = bins
         self.pool = AdaptiveAvgPool2d(bins)
-        key_dim = max(channels // reduction, 1)
-        self.query = nn.Parameter(torch.empty(key_dim, channels))
-        self.key = nn.Parameter(torch.empty(key_dim, channels))
-        self.value = nn.Parameter(torch.empty(channels, channels))
         self.gamma = nn.Parameter(torch.zeros(1))
-        for weight in (self.query, self.key, self.value):
-            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+        self.projection = projection
+        if projection:
+            key_dim = max(channels // reduction, 1)
+            self.query = nn.Parameter(torch.empty(key_dim, channels))
+            self.key = nn.Parameter(torch.empty(key_dim, channels))
+            self.value = nn.Parameter(torch.empty(channels, channels))
+            for weight in (self.query, self.key, self.value):
+                nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = self.pool(x).flatten(2)                    # (B, C, N)
-        q = torch.matmul(self.query, pooled)                # (B, D, N)
-        k = torch.matmul(self.key, pooled)                  # (B, D, N)
-        v = torch.matmul(self.value, pooled)                # (B, C, N)
+        if self.projection:
+            q = torch.matmul(self.query, pooled)            # (B, D, N)
+            k = torch.matmul(self.key, pooled)              # (B, D, N)
+            v = torch.matmul(self.value, pooled)            # (B, C, N)
+        else:
+            q = k = v = pooled
         logits = torch.matmul(q.transpose(1, 2), k) / math.sqrt(q.shape[1])
         attn = logits.softmax(dim=-1)                       # (B, N, N)
         out = pooled + self.gamma * torch.matmul(v, attn.transpose(1, 2))
         out = out.reshape(out.shape[0], out.shape[1], self.bins, self.bins)
         return resize(out, size=x.shape[2:], mode='bilinear',
                       align_corners=self.align_corners)
-
 
 
 class SEAttention(nn.Module):

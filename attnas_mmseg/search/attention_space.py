@@ -35,6 +35,7 @@ class AttentionLayers(nn.Module):
         num_layers: Number of attention layers L (search mode).
         arch: Attention ids per layer (fixed mode); None to search.
         combine: How a fixed layer merges its parallel attentions.
+        sa_projection: Learned projections in Att11/Att12's self-attention.
         layer_cfg: ``conv_cfg``/``norm_cfg``/``act_cfg``/``align_corners``.
 
     Shapes:
@@ -46,6 +47,7 @@ class AttentionLayers(nn.Module):
                  num_layers: int = 2,
                  arch: Optional[Sequence[Sequence[int]]] = None,
                  combine: str = 'sum',
+                 sa_projection: bool = False,
                  **layer_cfg) -> None:
         super().__init__()
         if combine not in COMBINE_MODES:
@@ -53,7 +55,7 @@ class AttentionLayers(nn.Module):
                              f'{combine!r}')
         self.channels = channels
         self.combine = combine
-        self.layer_cfg = layer_cfg
+        self.layer_cfg = dict(layer_cfg, sa_projection=sa_projection)
         self.searching = arch is None
         if self.searching:
             if not isinstance(num_layers, int) or num_layers < 1:

@@ -107,14 +107,19 @@ def get_attention(att_id: int) -> AttentionCandidate:
     return ATTENTION_CANDIDATES[att_id - 1]
 
 
-def build_attention(att_id: int, channels: int, **layer_cfg) -> nn.Module:
+def build_attention(att_id: int, channels: int,
+                    sa_projection: bool = False, **layer_cfg) -> nn.Module:
     """Instantiate Att``att_id`` with ``channels`` in and out.
 
     ``layer_cfg`` holds ``conv_cfg``, ``norm_cfg``, ``act_cfg`` and
     ``align_corners``; each candidate uses the ones that apply to it.
+    ``sa_projection`` selects learned projections in Att11/Att12.
     """
     cand = get_attention(att_id)
-    return cand.module(channels, **cand.kwargs, **layer_cfg)
+    kwargs = dict(cand.kwargs)
+    if cand.module is PooledSelfAttention:
+        kwargs['projection'] = sa_projection
+    return cand.module(channels, **kwargs, **layer_cfg)
 
 
 def search_space_size(num_layers: int = 2, topk: int = 4) -> int:

@@ -227,7 +227,6 @@ def build_flops_table(segmentor: nn.Module,
         fixed += count_paper_flops(head.in_proj, real)
         with torch.no_grad():
             real = head.in_proj(real)
-    fixed += count_paper_flops(head.conv_seg, real)
     att_table = None
     if head.searching:
         att_table = torch.tensor([
@@ -237,6 +236,11 @@ def build_flops_table(segmentor: nn.Module,
         ])
     else:
         fixed += count_paper_flops(head.attention, real)
+    if head.bottleneck is not None:
+        fixed += count_paper_flops(head.bottleneck, real)
+        with torch.no_grad():
+            real = head.bottleneck(real)
+    fixed += count_paper_flops(head.conv_seg, real)
     return FlopsTable(
         input_size=(h, w), fixed=float(fixed), backbone=bb_table,
         attention=att_table,

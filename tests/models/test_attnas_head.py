@@ -65,9 +65,14 @@ def test_empty_layer_passes_through_and_sum_vs_mean():
     assert torch.allclose(head_mean.attention(x), (feats[0] + feats[1]) / 2)
 
 
-def test_projection_when_widths_differ_and_errors():
-    assert make_head(in_channels=64, channels=32).in_proj is not None
-    assert make_head(in_channels=32, channels=32).in_proj is None
+def test_widths_projection_bottleneck_and_errors():
+    head = make_head(in_channels=64, channels=32)
+    assert head.in_proj is None and head.attention.channels == 64
+    assert head.bottleneck.conv.kernel_size == (3, 3)
+    assert head.bottleneck.conv.out_channels == 32
+    head = make_head(in_channels=64, attention_channels=48, channels=48)
+    assert head.in_proj.conv.out_channels == 48 and head.bottleneck is None
+    assert head([torch.randn(2, 64, 6, 6)]).shape == (2, 5, 6, 6)
     with pytest.raises(ValueError, match='attention'):
         make_head(arch=[[14]])
     with pytest.raises(ValueError, match='combine'):
@@ -97,3 +102,15 @@ def test_encoder_decoder_training_step():
     log = model.train_step(data, wrapper)
     assert torch.isfinite(log['loss'])
     assert not torch.equal(before, model.decode_head.conv_seg.weight)
+
+
+def test_self_attention_projection_option():
+    plain = make_head(in_channels=32, channels=32, arch=[[11, 12]])
+    proj = make_head(in_channels=32, channels=32, arch=[[11, 12]],
+                     sa_projection=True)
+    n_plain = sum(p.numel() for p in plain.attention.parameters())
+    n_proj = sum(p.numel() for p in proj.attention.parameters())
+    assert n_plain == 2   # the two residual scales gamma
+    assert n_proj == 2 + 2 * (2 * 4 * 32 + 32 * 32)
+    x = torch.randn(2, 32, 18, 18)
+    assert proj([x]).shape == plain([x]).shape == (2, 5, 18, 18)

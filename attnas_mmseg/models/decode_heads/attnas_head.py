@@ -22,15 +22,21 @@ class AttNASHead(BaseDecodeHead):
       path to its JSON). Attentions of one layer run in parallel and are
       combined by ``combine``; an empty layer passes its input through.
 
-    If ``in_channels != channels`` a 1x1 conv-BN-ReLU first projects the
-    backbone feature to the head width ``channels`` (not needed on MobileNetV2,
-    whose last stage already has 320 = ``channels`` channels).
+    Widths: the attention layers work at ``attention_channels`` (default
+    ``in_channels``; a 1x1 conv-BN-ReLU projects the backbone feature if they
+    differ). If ``channels`` differs from ``attention_channels``, a 3x3
+    conv-BN-ReLU bottleneck (as in MMSeg's ASPP/PSP heads) maps the attention
+    output to ``channels`` before ``cls_seg``. ``docs/design.md`` gives the
+    widths fitted to Table 2.
 
     Args:
         num_layers: Number of attention layers to search (1, 2 or 3 for the
             paper's s-mv2-att1/2/3). Ignored in fixed mode.
         arch: None to search, or the derived attention layers.
         combine: 'sum' or 'mean' (fixed mode).
+        attention_channels: Width of the attention layers.
+        sa_projection: Learned query/key/value projections in Att11/Att12
+            (default False, as Table 1-2 support).
         **kwargs: ``BaseDecodeHead``'s arguments (in_channels, channels,
             num_classes, in_index, norm_cfg, align_corners, losses, ...).
     """
@@ -40,20 +46,29 @@ class AttNASHead(BaseDecodeHead):
                  arch: Union[None, str, Sequence[Sequence[int]],
                              ArchSpec] = None,
                  combine: str = 'sum',
+                 attention_channels: Optional[int] = None,
+                 sa_projection: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if arch is not None:
             arch = ArchSpec.coerce(arch).attention
+        width = attention_channels or self.in_channels
         self.in_proj: Optional[nn.Module] = None
-        if self.in_channels != self.channels:
-            self.in_proj = ConvModule(self.in_channels, self.channels, 1,
+        if self.in_channels != width:
+            self.in_proj = ConvModule(self.in_channels, width, 1,
                                       conv_cfg=self.conv_cfg,
                                       norm_cfg=self.norm_cfg,
                                       act_cfg=self.act_cfg)
         self.attention = AttentionLayers(
-            self.channels, num_layers=num_layers, arch=arch, combine=combine,
-            conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+            width, num_layers=num_layers, arch=arch, combine=combine,
+            sa_projection=sa_projection, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg, align_corners=self.align_corners)
+        self.bottleneck: Optional[nn.Module] = None
+        if self.channels != width:
+            self.bottleneck = ConvModule(width, self.channels, 3, padding=1,
+                                         conv_cfg=self.conv_cfg,
+                                         norm_cfg=self.norm_cfg,
+                                         act_cfg=self.act_cfg)
 
     @property
     def searching(self) -> bool:
@@ -67,4 +82,7 @@ class AttNASHead(BaseDecodeHead):
         x = self._transform_inputs(inputs)
         if self.in_proj is not None:
             x = self.in_proj(x)
-        return self.cls_seg(self.attention(x))
+        x = self.attention(x)
+        if self.bottleneck is not None:
+            x = self.bottleneck(x)
+        return self.cls_seg(x)
