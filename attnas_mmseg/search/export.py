@@ -58,10 +58,13 @@ def measure(model_cfg: dict,
             input_size: Tuple[int, int]) -> Dict[str, float]:
     """Paper-convention and complete FLOPs (G) and params (M) of a model."""
     import attnas_mmseg  # noqa: F401  (registers the modules)
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
+    init_default_scope('mmseg')
     cfg = copy.deepcopy(model_cfg)
     cfg.pop('pretrained', None)
-    model = MODELS.build(cfg)
+    model = revert_sync_batchnorm(MODELS.build(cfg))
     model.eval()
     paper = build_flops_table(model, input_size).fixed
     complete, params = count_complete_flops(model, input_size)

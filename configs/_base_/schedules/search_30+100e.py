@@ -1,7 +1,6 @@
 # §4.2: 30 warm-up epochs (weights only), then 100 epochs alternating
 # SGD on the weights and Adam on (alpha, beta).
 optim_wrapper = dict(
-    _delete_=True,
     constructor='AttNASOptimWrapperConstructor',
     weight=dict(
         type='OptimWrapper',

@@ -1,0 +1,121 @@
+"""§3.3.3 derivation and tools/derive_arch.py."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from attnas_mmseg.search import (ArchSpec, derive_arch, derive_attention,
+                                 derive_backbone)
+from attnas_mmseg.search.export import export_derived
+
+from .._builders import segmentor_cfg
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def hand_set_beta():
+    beta = torch.zeros(2, 13)
+    beta[0, 11], beta[0, 12] = 5.0, 4.0      # Att12, Att13 in AttSet1
+    beta[1, 2], beta[1, 6] = 4.5, 3.0        # Att3, Att7 in AttSet2
+    beta[1, 0] = 2.0                         # 5th best: dropped with top-4
+    return beta
+
+
+def test_topk_over_all_layers_places_each_in_its_layer():
+    assert derive_attention(hand_set_beta(), 4) == ((12, 13), (3, 7))
+    assert derive_attention(hand_set_beta(), 5) == ((12, 13), (1, 3, 7))
+    assert derive_attention(hand_set_beta(), 1) == ((12, ), ())
+
+
+def test_argmax_backbone_and_spec():
+    alpha = torch.zeros(17, 6)
+    code = (3, 3, 2, 3, 2, 3, 2, 3, 2, 6, 3, 6, 5, 3, 2, 5, 1)
+    for i, op in enumerate(code):
+        alpha[i, op - 1] = 1.0
+    assert derive_backbone(alpha) == code
+    spec = derive_arch(alpha, hand_set_beta())
+    assert str(spec) == ('mv2(3,3,2,3,2,3,2,3,2,6,3,6,5,3,2,5,1) '
+                         'AttSet1(12,13)+AttSet2(3,7)')
+
+
+@pytest.mark.parametrize('topk', [0, 27, 2.5])
+def test_topk_out_of_range(topk):
+    with pytest.raises(ValueError, match='topk'):
+        derive_attention(hand_set_beta(), topk)
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match='alpha'):
+        derive_backbone(torch.zeros(16, 6))
+    with pytest.raises(ValueError, match='beta'):
+        derive_attention(torch.zeros(2, 12))
+
+
+@pytest.fixture
+def search_run(tmp_path):
+    """A search config file with a retrain base, and a checkpoint whose
+    alpha/beta are hand-set."""
+    base = tmp_path / 'retrain_base.py'
+    Config(dict(model=segmentor_cfg(num_classes=19, channels=32),
+                custom_imports=dict(imports=['attnas_mmseg']))).dump(
+                    str(base))
+    cfg = tmp_path / 'search.py'
+    Config(dict(model=segmentor_cfg(num_classes=19, channels=32),
+                derive=dict(topk=4, input_size=(64, 128),
+                            retrain_base='retrain_base.py'))).dump(str(cfg))
+    alpha = torch.zeros(17, 6)
+    alpha[:, 1] = 1.0
+    ckpt = tmp_path / 'search.pth'
+    torch.save(dict(state_dict={'backbone.alpha': alpha,
+                                'decode_head.attention.beta':
+                                hand_set_beta(),
+                                'decode_head.conv_seg.bias': torch.zeros(19)},
+                    meta=dict(epoch=1)), ckpt)
+    return cfg, ckpt
+
+
+def test_derive_tool_writes_spec_and_trainable_config(search_run, tmp_path):
+    cfg, ckpt = search_run
+    out = tmp_path / 'derived'
+    proc = subprocess.run(
+        [sys.executable, 'tools/derive_arch.py', str(cfg), str(ckpt),
+         '--out-dir', str(out)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'AttSet1(12,13)+AttSet2(3,7)' in proc.stdout
+    spec = ArchSpec.load(out / 'arch.json')
+    assert spec.attention == ((12, 13), (3, 7))
+    assert spec.backbone == (2, ) * 17
+    assert spec.meta['flops_paper_G'] > 0 and spec.meta['params_M'] > 0
+    assert spec.meta['input_size'] == [64, 128]
+    retrain = Config.fromfile(str(out / 'retrain.py'))
+    assert retrain.model.decode_head.arch == [[12, 13], [3, 7]]
+    assert retrain.model.backbone.arch == [2] * 17
+    from mmseg.registry import MODELS
+    model = MODELS.build(retrain.model)
+    assert not any(n.endswith(('alpha', 'beta'))
+                   for n, _ in model.named_parameters())
+
+    # refuses to overwrite; the files stay as they were
+    before = (out / 'arch.json').read_text()
+    proc = subprocess.run(
+        [sys.executable, 'tools/derive_arch.py', str(cfg), str(ckpt),
+         '--out-dir', str(out), '--topk', '2'], cwd=REPO,
+        capture_output=True, text=True)
+    assert proc.returncode != 0 and 'overwrite' in proc.stderr
+    assert (out / 'arch.json').read_text() == before
+
+
+def test_derive_errors_leave_nothing_behind(search_run, tmp_path):
+    cfg, ckpt = search_run
+    with pytest.raises(ValueError, match='topk'):
+        export_derived(str(cfg), str(ckpt), str(tmp_path / 'a'), topk=30)
+    assert not (tmp_path / 'a').exists()
+    weights_only = tmp_path / 'weights.pth'
+    torch.save(dict(state_dict={'decode_head.conv_seg.bias':
+                                torch.zeros(19)}), weights_only)
+    with pytest.raises(ValueError, match='checkpoint'):
+        export_derived(str(cfg), str(weights_only), str(tmp_path / 'b'))
+    assert not (tmp_path / 'b').exists()
