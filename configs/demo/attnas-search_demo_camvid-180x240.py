@@ -1,0 +1,57 @@
+# The quick-start search on real CamVid (SegNet layout, 360x480 copy):
+# python tools/demo.py --dataset camvid --data-root ../shared/data/camvid
+# Search at a quarter of the pixels (180x240 crops of frames resized to
+# 240x320), CPU-sized schedule; 11 classes, void ignored.
+_base_ = './attnas-search_demo_synthetic-cityscapes-64x128.py'
+data_root = 'data/camvid'
+crop_size = (180, 240)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    decode_head=dict(num_classes=11))
+search_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=(320, 240), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs')
+]
+train_set = dict(
+    type='CamVidDataset',
+    data_root=data_root,
+    data_prefix=dict(img_path='train', seg_map_path='trainannot'),
+    pipeline=search_pipeline)
+train_dataloader = dict(
+    dataset=dict(type='HalfSplitDataset', part='weight', seed=0,
+                 dataset=train_set))
+arch_dataloader = dict(
+    dataset=dict(type='HalfSplitDataset', part='arch', seed=0,
+                 dataset=train_set))
+max_epochs = 4
+param_scheduler = dict(
+    weight=[
+        dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
+             end=max_epochs, by_epoch=True)
+    ],
+    arch=[])
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+custom_hooks = [
+    dict(
+        type='ArchUpdateHook',
+        flops_target=30.0,
+        flops_weight=0.1,
+        flops_loss_mode='signed',
+        flops_input_size=(720, 960),
+        warmup_epochs=2,
+        interval=1,
+        topk=4,
+        log_interval=5)
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(type='CheckpointHook', by_epoch=True,
+                    interval=max_epochs, max_keep_ckpts=1, save_last=True))
+derive = dict(
+    topk=4,
+    input_size=(720, 960),
+    retrain_base='./attnas-retrain_demo_camvid-360x480.py')

@@ -1,0 +1,77 @@
+# The quick-start search (tools/demo.py): the AttNAS search space on the
+# project's synthetic Cityscapes-layout data, sized for minutes on a CPU.
+# Same components as the paper's search (half/half split, warm-up, then
+# alternating SGD / Adam steps with Eq. 3-4's loss); smaller everything: the
+# search runs at half the retrain resolution, as the paper's 224x448 search
+# crops are to its 1024x2048 images, and with a larger arch learning rate so
+# that alpha/beta visibly move within the few arch steps a CPU demo affords.
+_base_ = [
+    '../_base_/models/attnas_mv2.py', '../_base_/schedules/search_30+100e.py',
+    '../_base_/default_runtime.py'
+]
+data_root = 'data/synthetic_cityscapes'
+crop_size = (64, 128)
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(norm_cfg=norm_cfg),
+    decode_head=dict(norm_cfg=norm_cfg, dropout_ratio=0.0))
+search_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=(128, 64), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs')
+]
+train_set = dict(
+    type='CityscapesDataset',
+    data_root=data_root,
+    data_prefix=dict(
+        img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
+    pipeline=search_pipeline)
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='HalfSplitDataset', part='weight', seed=0,
+                 dataset=train_set))
+arch_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='HalfSplitDataset', part='arch', seed=0,
+                 dataset=train_set))
+max_epochs = 10
+optim_wrapper = dict(
+    weight=dict(optimizer=dict(lr=0.05)),
+    arch=dict(optimizer=dict(lr=3e-2)))
+param_scheduler = dict(
+    weight=[
+        dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
+             end=max_epochs, by_epoch=True)
+    ],
+    arch=[])
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+custom_hooks = [
+    dict(
+        type='ArchUpdateHook',
+        flops_target=30.0,
+        flops_weight=0.1,
+        flops_loss_mode='signed',
+        flops_input_size=(1024, 2048),
+        warmup_epochs=4,
+        interval=1,
+        topk=4,
+        log_interval=3)
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=5,
+                    max_keep_ckpts=1, save_last=True))
+env_cfg = dict(cudnn_benchmark=False)
+derive = dict(
+    topk=4,
+    input_size=(1024, 2048),
+    retrain_base='./attnas-retrain_demo_synthetic-cityscapes-128x256.py')

@@ -1,0 +1,200 @@
+"""The quick start, end to end: search -> derive -> retrain -> test -> pictures.
+
+    python tools/demo.py                       # synthetic data, generated here
+    python tools/demo.py --dataset camvid --data-root ../shared/data/camvid
+
+Every stage is the project's real entry point run as a user would:
+``tools/train.py`` (search, with ArchUpdateHook), ``tools/derive_arch.py``,
+``tools/train.py`` on the derived retrain config, MMSeg's ``tools/test.py``
+(IoUMetric), ``tools/plot_arch.py`` and ``tools/export_onnx.py``. The demo
+configs live in ``configs/demo/``; artefacts go to ``--work-dir``.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+from typing import List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+DATASETS = {
+    'synthetic': dict(
+        search='configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py',
+        data_root='data/synthetic_cityscapes',
+        val_labels='gtFine/val/*/*_gtFine_labelTrainIds.png',
+        ignore=255),
+    'camvid': dict(
+        search='configs/demo/attnas-search_demo_camvid-180x240.py',
+        data_root=None,
+        val_labels='valannot/*.png',
+        ignore=11),
+}
+
+
+def run(cmd: List[str], env: dict) -> None:
+    print('\n$ ' + ' '.join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, env=env, check=True)
+
+
+def latest(pattern: str) -> str:
+    paths = sorted(glob.glob(pattern), key=osp.getmtime)
+    if not paths:
+        raise FileNotFoundError(f'nothing matches {pattern}')
+    return paths[-1]
+
+
+def constant_predictor_miou(pattern: str, ignore: int) -> float:
+    """mIoU of predicting the most frequent class everywhere (IoUMetric's
+    averaging: over the classes present in the ground truth)."""
+    import numpy as np
+    from PIL import Image
+    counts = {}
+    for path in glob.glob(pattern):
+        ids, n = np.unique(np.asarray(Image.open(path)), return_counts=True)
+        for i, c in zip(ids.tolist(), n.tolist()):
+            if i != ignore:
+                counts[i] = counts.get(i, 0) + c
+    total = sum(counts.values())
+    return max(counts.values()) / total / len(counts)
+
+
+def test_metrics(work_dir: str) -> dict:
+    """Metrics tools/test.py dumped as json in its timestamped log dir."""
+    path = latest(osp.join(work_dir, '*', '*.json'))
+    with open(path) as f:
+        return json.load(f)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--dataset', choices=sorted(DATASETS),
+                        default='synthetic')
+    parser.add_argument('--data-root', default=None,
+                        help='dataset folder (camvid: the SegNet layout)')
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
+                        default='auto')
+    parser.add_argument('--search-epochs', type=int, default=None)
+    parser.add_argument('--retrain-epochs', type=int, default=None)
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --work-dir')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    spec = DATASETS[args.dataset]
+    data_root = args.data_root or spec['data_root']
+    if data_root is None:
+        sys.exit('demo: --data-root is required for --dataset '
+                 f'{args.dataset}')
+    work = osp.abspath(args.work_dir)
+    if osp.exists(work):
+        if not args.overwrite:
+            sys.exit(f'demo: {work} exists; pass --overwrite to replace it '
+                     'or --work-dir to use another folder')
+        shutil.rmtree(work)
+    env = dict(os.environ)
+    if args.device == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    elif args.device == 'cuda':
+        import torch
+        if not torch.cuda.is_available():
+            sys.exit('demo: --device cuda but torch sees no GPU')
+    py = sys.executable
+    start = time.time()
+
+    if args.dataset == 'synthetic':
+        from attnas_mmseg.datasets.synthetic import generate
+        generate('cityscapes', osp.join(REPO, data_root), num_train=48,
+                 num_val=16, height=128, width=256, seed=0)
+
+    search_dir = osp.join(work, 'search')
+    opts = ['--cfg-options', *demo_root_options(args.dataset, data_root)]
+    if args.search_epochs:
+        opts += [f'train_cfg.max_epochs={args.search_epochs}']
+    run([py, 'tools/train.py', spec['search'], '--work-dir', search_dir,
+         *opts], env)
+    ckpt = latest(osp.join(search_dir, 'epoch_*.pth'))
+
+    arch_dir = osp.join(work, 'derived')
+    run([py, 'tools/derive_arch.py', spec['search'], ckpt, '--out-dir',
+         arch_dir], env)
+    retrain_cfg = osp.join(arch_dir, 'retrain.py')
+
+    retrain_dir = osp.join(work, 'retrain')
+    ropts = ['--cfg-options', *demo_root_options(args.dataset, data_root,
+                                                 retrain=True)]
+    if args.retrain_epochs:
+        ropts += [f'train_cfg.max_epochs={args.retrain_epochs}',
+                  f'train_cfg.val_interval={args.retrain_epochs}']
+    run([py, 'tools/train.py', retrain_cfg, '--work-dir', retrain_dir,
+         *ropts], env)
+    model_ckpt = latest(osp.join(retrain_dir, 'epoch_*.pth'))
+    test_dir = osp.join(work, 'test')
+    run([py, 'tools/test.py', retrain_cfg, model_ckpt, '--work-dir',
+         test_dir, *ropts], env)
+    metrics = test_metrics(test_dir)
+
+    history = latest(osp.join(search_dir, '*', 'arch_history.jsonl'))
+    run([py, 'tools/plot_arch.py', '--history', history, '--arch',
+         osp.join(arch_dir, 'arch.json'), '--out-dir', work], env)
+    onnx_path = osp.join(work, 'derived.onnx')
+    shape = DEMO_SHAPES[args.dataset]
+    run([py, 'tools/export_onnx.py', retrain_cfg, model_ckpt, '--out',
+         onnx_path, '--shape', *map(str, shape)], env)
+
+    from attnas_mmseg.search import ArchSpec
+    arch = ArchSpec.load(osp.join(arch_dir, 'arch.json'))
+    meta = arch.meta
+    const = 100 * constant_predictor_miou(
+        osp.join(REPO, data_root, spec['val_labels']), spec['ignore'])
+    report = [
+        '', '=' * 72, 'AttNAS demo: search -> derive -> retrain -> test',
+        '=' * 72,
+        f'dataset           {args.dataset} ({data_root})',
+        f'derived           {arch}',
+        f'FLOPs @{meta["input_size"][0]}x{meta["input_size"][1]}    '
+        f'{meta["flops_paper_G"]:.2f}G paper convention, '
+        f'{meta["flops_complete_G"]:.2f}G complete (mmengine)',
+        f'params            {meta["params_M"]:.2f}M',
+        f'mIoU (val)        {metrics["mIoU"]:.2f}  (constant predictor: '
+        f'{const:.2f})',
+        f'time              {(time.time() - start) / 60:.1f} min',
+        'artefacts:',
+        f'  search log/ckpt  {search_dir}',
+        f'  architecture     {osp.join(arch_dir, "arch.json")}',
+        f'  retrain config   {retrain_cfg}',
+        f'  retrained model  {model_ckpt}',
+        f'  pictures         {osp.join(work, "arch_evolution.png")}, '
+        f'{osp.join(work, "arch_module.png")}',
+        f'  ONNX             {onnx_path}',
+    ]
+    print('\n'.join(report))
+    with open(osp.join(work, 'report.txt'), 'w') as f:
+        f.write('\n'.join(report[1:]) + '\n')
+
+
+DEMO_SHAPES = {'synthetic': (128, 256), 'camvid': (360, 480)}
+
+
+def demo_root_options(dataset: str, data_root: str,
+                      retrain: bool = False) -> List[str]:
+    """--cfg-options pointing every dataloader of a demo config at
+    ``data_root``."""
+    root = osp.abspath(osp.join(REPO, data_root))
+    keys = (['train_dataloader.dataset', 'val_dataloader.dataset',
+             'test_dataloader.dataset'] if retrain else
+            ['train_dataloader.dataset.dataset',
+             'arch_dataloader.dataset.dataset'])
+    return [f'{k}.data_root={root}' for k in keys]
+
+
+if __name__ == '__main__':
+    main()
