@@ -30,7 +30,7 @@ DATASETS = {
         val_labels='gtFine/val/*/*_gtFine_labelTrainIds.png',
         ignore=255),
     'camvid': dict(
-        search='configs/demo/attnas-search_demo_camvid-180x240.py',
+        search='configs/demo/attnas-search_demo_camvid-120x160.py',
         data_root=None,
         val_labels='valannot/*.png',
         ignore=11),

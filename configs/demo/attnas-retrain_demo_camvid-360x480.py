@@ -37,7 +37,7 @@ val_dataloader = dict(
         data_prefix=dict(img_path='val', seg_map_path='valannot'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-max_epochs = 10
+max_epochs = 6
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_epochs,
          by_epoch=True)

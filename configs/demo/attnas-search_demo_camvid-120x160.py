@@ -1,18 +1,18 @@
 # The quick-start search on real CamVid (SegNet layout, 360x480 copy):
 # python tools/demo.py --dataset camvid --data-root ../shared/data/camvid
-# Search at a quarter of the pixels (180x240 crops of frames resized to
-# 240x320), CPU-sized schedule; 11 classes, void ignored.
+# Search on whole frames resized to 120x160 (1/3 of the copy's side, as the
+# paper's 224x448 search crops are to its images), CPU-sized schedule (2
+# warm-up epochs + 1 search epoch); 11 classes, void ignored.
 _base_ = './attnas-search_demo_synthetic-cityscapes-64x128.py'
 data_root = 'data/camvid'
-crop_size = (180, 240)
+crop_size = (120, 160)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     decode_head=dict(num_classes=11))
 search_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='Resize', scale=(320, 240), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='Resize', scale=(160, 120), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
@@ -27,7 +27,7 @@ train_dataloader = dict(
 arch_dataloader = dict(
     dataset=dict(type='HalfSplitDataset', part='arch', seed=0,
                  dataset=train_set))
-max_epochs = 4
+max_epochs = 3
 param_scheduler = dict(
     weight=[
         dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
