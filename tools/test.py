@@ -17,6 +17,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import attnas_mmseg  # noqa: E402,F401  (registers our modules; allows Runner checkpoints)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+from attnas_mmseg.utils import init_cpu_dist  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -97,6 +99,7 @@ def main() -> None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
+    init_cpu_dist(cfg.launcher)  # no-op with CUDA; see attnas_mmseg.utils
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:

@@ -18,6 +18,8 @@ import attnas_mmseg  # noqa: E402,F401  (registers our modules; allows Runner ch
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+from attnas_mmseg.utils import init_cpu_dist  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -84,6 +86,7 @@ def main() -> None:
         enable_amp(cfg)
     cfg.resume = args.resume
 
+    init_cpu_dist(cfg.launcher)  # no-op with CUDA; see attnas_mmseg.utils
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:
