@@ -7,6 +7,11 @@ the same average is a product with two constant bin-averaging matrices,
 ``P_h @ x @ P_w^T``, which exports as two MatMuls. Eager mode keeps PyTorch's
 kernel; the matrix form is used only while exporting, and both agree to float
 rounding (tested).
+
+The matrices are built from Python numbers, so the tracer records each as one
+constant; filling a zero tensor in place would be traced as a chain of
+``ScatterND`` nodes, one per bin. An axis whose output size equals its input
+size (``None`` in the output size, Att10's strip pools) is left alone.
 """
 from typing import Optional, Tuple, Union
 
@@ -17,22 +22,25 @@ import torch.nn as nn
 def bin_matrix(in_size: int, out_size: int, dtype: torch.dtype,
                device: torch.device) -> torch.Tensor:
     """(out_size, in_size) matrix whose row i averages PyTorch's i-th bin."""
-    mat = torch.zeros(out_size, in_size, dtype=dtype, device=device)
+    rows = []
     for i in range(out_size):
         start = (i * in_size) // out_size
         end = -((-(i + 1) * in_size) // out_size)
-        mat[i, start:end] = 1.0 / (end - start)
-    return mat
+        rows.append([1.0 / (end - start) if start <= j < end else 0.0
+                     for j in range(in_size)])
+    return torch.tensor(rows, dtype=dtype, device=device)
 
 
 def matmul_adaptive_avg_pool2d(
         x: torch.Tensor, output_size: Tuple[int, int]) -> torch.Tensor:
     """``F.adaptive_avg_pool2d`` written as ``P_h @ x @ P_w^T``."""
-    h, w = x.shape[-2:]
+    h, w = int(x.shape[-2]), int(x.shape[-1])
     out_h, out_w = output_size
-    p_h = bin_matrix(int(h), out_h, x.dtype, x.device)
-    p_w = bin_matrix(int(w), out_w, x.dtype, x.device)
-    return torch.matmul(torch.matmul(p_h, x), p_w.t())
+    if out_h != h:
+        x = torch.matmul(bin_matrix(h, out_h, x.dtype, x.device), x)
+    if out_w != w:
+        x = torch.matmul(x, bin_matrix(w, out_w, x.dtype, x.device).t())
+    return x
 
 
 class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):

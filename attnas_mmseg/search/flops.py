@@ -194,7 +194,8 @@ def build_flops_table(segmentor: nn.Module,
     """
     backbone, head = segmentor.backbone, segmentor.decode_head
     h, w = input_size
-    image = torch.zeros(1, 3, h, w)
+    device = next(segmentor.parameters()).device   # fixed parts run for real
+    image = torch.zeros(1, 3, h, w, device=device)
     fixed = 0
     bb_table = None
     if getattr(backbone, 'searching', False):
@@ -222,7 +223,7 @@ def build_flops_table(segmentor: nn.Module,
         features = _features_meta([o.shape for o in outs])
 
     feature = head._transform_inputs(features)
-    real = torch.zeros(feature.shape)
+    real = torch.zeros(feature.shape, device=device)
     if head.in_proj is not None:
         fixed += count_paper_flops(head.in_proj, real)
         with torch.no_grad():

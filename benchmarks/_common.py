@@ -1,0 +1,240 @@
+"""Shared by the benchmark scripts: the compared models, timing, peak memory.
+
+Peak memory is measured in a fresh process per measurement (``run_isolated``):
+
+* CPU: the rise of the process's peak resident set size over its resident
+  size just before the measured work (warm-up included). The kernel's
+  high-water mark (VmHWM) is reset first (``/proc/self/clear_refs`` = 5), so
+  what the process did before (imports, building, ONNX session creation)
+  does not count, and glibc's freed heap is trimmed first so memory it kept
+  cannot hide part of the rise. It is what the OS had to provide:
+  activations, workspaces, allocator caches and the onnxruntime arena, not
+  only live tensors. Where the reset is not allowed, the rise of
+  ``ru_maxrss`` is reported instead, a lower bound (zero if the set-up
+  peaked higher), and the output says so.
+* CUDA: ``torch.cuda.max_memory_allocated()`` minus the memory allocated
+  before (PyTorch's caching allocator; onnxruntime's CUDA arena is invisible
+  to it and reported as n/a).
+"""
+import concurrent.futures
+import ctypes
+import multiprocessing
+import os
+import os.path as osp
+import resource
+import statistics
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+#: name -> (config, arch notation applied on top, or None).
+MODEL_CONFIGS = {
+    'AttNAS-S': ('configs/attnas_s_cityscapes.py', None),
+    'AttNAS-L': ('configs/attnas_l_cityscapes.py', None),
+    'mv2+ASPP': ('configs/baselines/deeplabv3_mobilenet-v2-d16_4xb2-80k_'
+                 'cityscapes-512x1024.py', None),
+}
+# Used when a config above is absent (e.g. an older checkout): the same nets
+# from the model base config and Table 2's codes, and MMSeg's MobileNetV2 +
+# ASPPHead at OS16 with the ASPP width fitted to Table 3 (160 channels).
+FALLBACK_ARCHS = {
+    'AttNAS-S': 'mv2(3,3,2,3,2,3,2,3,2,6,3,6,5,3,2,5,1) '
+                'AttSet1(12,13)+AttSet2(3,7)',
+    'AttNAS-L': 'mv2(2,2,2,3,3,3,3,1,3,2,3,1,1,3,3,2,2) '
+                'AttSet1(7,8,13)+AttSet2(7)',
+}
+ATTNAS_BASE = 'configs/_base_/models/attnas_mv2.py'
+BASELINE = 'mv2+ASPP'
+_NORM = dict(type='BN', requires_grad=True)
+FALLBACK_BASELINE = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(type='SegDataPreProcessor',
+                           mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
+                           pad_val=0, seg_pad_val=255),
+    backbone=dict(type='MobileNetV2', widen_factor=1.,
+                  strides=(1, 2, 2, 2, 1, 1, 1),
+                  dilations=(1, 1, 1, 1, 1, 2, 2), out_indices=(1, 2, 4, 6),
+                  norm_cfg=_NORM),
+    decode_head=dict(type='ASPPHead', in_channels=320, in_index=3,
+                     channels=160, dilations=(1, 6, 12, 18),
+                     dropout_ratio=0.1, num_classes=19, norm_cfg=_NORM,
+                     align_corners=False,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      use_sigmoid=False, loss_weight=1.0)),
+    train_cfg=dict(), test_cfg=dict(mode='whole'))
+
+
+def model_cfg(name: str) -> dict:
+    """The model config dict of ``name`` (a key of MODEL_CONFIGS)."""
+    from mmengine.config import Config
+
+    from attnas_mmseg.deploy import apply_arch
+    config, arch = MODEL_CONFIGS[name]
+    path = osp.join(REPO, config)
+    if osp.exists(path):
+        cfg = Config.fromfile(path).model.to_dict()
+    elif name == BASELINE:
+        cfg = dict(FALLBACK_BASELINE)
+    else:
+        cfg = Config.fromfile(osp.join(REPO, ATTNAS_BASE)).model.to_dict()
+        arch = FALLBACK_ARCHS[name]
+    cfg.pop('pretrained', None)
+    cfg.pop('auxiliary_head', None)  # not run at inference
+    return apply_arch(cfg, arch) if arch else cfg
+
+
+def model_source(name: str) -> str:
+    config, _ = MODEL_CONFIGS[name]
+    if osp.exists(osp.join(REPO, config)):
+        return config
+    return ('inline MobileNetV2+ASPPHead(160)' if name == BASELINE else
+            f'{ATTNAS_BASE} + {FALLBACK_ARCHS[name]}')
+
+
+def set_threads(threads: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
+
+
+def synchronize(device: str) -> None:
+    if device.startswith('cuda'):
+        import torch
+        torch.cuda.synchronize()
+
+
+def time_runs(fn: Callable[[], Any], runs: int, warmup: int,
+              device: str) -> List[float]:
+    """Seconds of each of ``runs`` calls of ``fn`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _status_kib(key: str) -> Optional[int]:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(key + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _malloc_trim() -> None:
+    """Give freed heap back to the OS, so it can't hide part of a rise."""
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakMemory:
+    """Peak extra memory of the work inside ``with``, in MiB (module doc).
+
+    After the block: ``mib`` (float or None) and ``how`` (what was measured).
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.mib: Optional[float] = None
+        self.how = ''
+
+    def __enter__(self) -> 'PeakMemory':
+        if self.device.startswith('cuda'):
+            import torch
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._before = torch.cuda.memory_allocated()
+            self.how = 'cuda max_memory_allocated'
+            return self
+        _malloc_trim()
+        self._before = _status_kib('VmRSS')
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')
+            self.how = 'peak RSS rise (VmHWM reset)'
+            self._maxrss = None
+        except OSError:
+            self._maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            self.how = 'ru_maxrss rise (no reset; lower bound)'
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.startswith('cuda'):
+            import torch
+            torch.cuda.synchronize()
+            self.mib = (torch.cuda.max_memory_allocated() -
+                        self._before) / 2**20
+            return
+        if self._maxrss is None:
+            peak = _status_kib('VmHWM')
+            self.mib = None if peak is None or self._before is None else (
+                peak - self._before) / 1024
+        else:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            self.mib = (peak - self._maxrss) / 1024
+
+
+def run_isolated(fn: Callable[..., Dict[str, Any]], **kwargs
+                 ) -> Dict[str, Any]:
+    """``fn(**kwargs)`` in a fresh (spawned) process, for clean peak memory."""
+    ctx = multiprocessing.get_context('spawn')
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        return pool.submit(fn, **kwargs).result()
+
+
+def summarize(times: List[float]) -> Dict[str, float]:
+    return dict(median_ms=1e3 * statistics.median(times),
+                min_ms=1e3 * min(times), runs=len(times))
+
+
+def environment(threads: int, device: str) -> str:
+    import platform
+
+    import torch
+    cpu = platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((line.split(':', 1)[1].strip() for line in f
+                        if line.startswith('model name')), cpu)
+    except OSError:
+        pass
+    lines = [f'torch {torch.__version__}, {threads} intra-op thread(s) '
+             f'(torch.set_num_threads), device {device}, '
+             f'{os.cpu_count()} CPU(s) visible ({cpu})']
+    if device.startswith('cuda'):
+        lines.append(f'GPU: {torch.cuda.get_device_name()}')
+    return '\n'.join(lines)
+
+
+def table(rows: List[List[str]], header: List[str]) -> str:
+    """Plain-text table; numeric columns right-aligned."""
+    def numeric(value) -> bool:
+        try:
+            float(str(value).rstrip('x%'))
+            return True
+        except ValueError:
+            return str(value) == '-'
+
+    cols = list(zip(*rows)) if rows else [[] for _ in header]
+    widths = [max(len(str(v)) for v in list(col) + [head])
+              for col, head in zip(cols, header)]
+    align = ['>' if col and all(numeric(v) for v in col) else '<'
+             for col in cols]
+    fmt = '  '.join(f'{{:{a}{w}}}' for a, w in zip(align, widths))
+    lines = [fmt.format(*header), fmt.format(*('-' * w for w in widths))]
+    return '\n'.join(lines + [fmt.format(*map(str, r)) for r in rows])

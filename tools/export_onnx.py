@@ -1,0 +1,77 @@
+"""Export a segmentor's dense logits to ONNX and check them with onnxruntime.
+
+    python tools/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx \\
+        [--shape 1024 2048] [--arch arch.json] [--overwrite]
+
+The ONNX input is the normalised image (1, 3, H, W), the output the logits
+(1, num_classes, H, W) (attnas_mmseg/deploy/onnx_export.py). ``--arch`` fills
+a derived architecture (``tools/derive_arch.py``'s arch.json, or the paper
+notation) into an AttNAS config such as configs/_base_/models/attnas_mv2.py.
+Without CHECKPOINT the weights are freshly initialised and the BN statistics
+set from one random batch (so the logits are O(1), not ~1e-8, and the check
+means something). Exits non-zero if onnxruntime and PyTorch differ by more than
+``--atol``.
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from attnas_mmseg.deploy import (build_from_config, calibrate_bn,  # noqa
+                                 check_onnx, export_onnx)
+from attnas_mmseg.deploy.onnx_export import DEFAULT_OPSET  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', nargs='?', default=None)
+    parser.add_argument('--out', required=True, help='the .onnx file')
+    parser.add_argument('--shape', type=int, nargs=2, default=[1024, 2048],
+                        metavar=('H', 'W'))
+    parser.add_argument('--arch', default=None,
+                        help='arch.json or paper notation of a derived net')
+    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
+    parser.add_argument('--atol', type=float, default=1e-3,
+                        help='max abs difference allowed in the check')
+    parser.add_argument('--no-check', action='store_true',
+                        help='skip the onnxruntime comparison')
+    parser.add_argument('--overwrite', action='store_true')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if osp.exists(args.out) and not args.overwrite:
+        sys.exit(f'export_onnx: error: {args.out} exists; pass --overwrite '
+                 'to replace it')
+    try:
+        model = build_from_config(args.config, args.checkpoint, args.arch)
+        if args.checkpoint is None:
+            calibrate_bn(model, torch.randn(2, 3, *args.shape,
+                                            generator=torch.Generator()
+                                            .manual_seed(1)))
+        start = time.perf_counter()
+        out = export_onnx(model, args.out, args.shape, opset=args.opset,
+                          overwrite=args.overwrite)
+    except (ValueError, FileExistsError) as err:
+        sys.exit(f'export_onnx: error: {err}')
+    print(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB, opset '
+          f'{args.opset}, input 1x3x{args.shape[0]}x{args.shape[1]}) in '
+          f'{time.perf_counter() - start:.1f}s')
+    if args.no_check:
+        return
+    diff, scale = check_onnx(model, out, shape=args.shape)
+    print(f'onnxruntime vs PyTorch: max abs diff {diff:.3e} (max abs logit '
+          f'{scale:.3e})')
+    if not diff <= args.atol:
+        sys.exit(f'export_onnx: error: max abs diff {diff:.3e} exceeds '
+                 f'--atol {args.atol:g}')
+
+
+if __name__ == '__main__':
+    main()
