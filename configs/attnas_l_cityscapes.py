@@ -1,0 +1,2 @@
+# Short name for AttNAS-L retrained on Cityscapes (Table 2, Table 4a).
+_base_ = './attnas/attnas-l_mv2_4xb2-200e_cityscapes-512x1024.py'
