@@ -60,9 +60,12 @@ def table1(channels: int = 320, size=(64, 128)) -> str:
 
 def model_flops(config: str, shape) -> str:
     from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
     cfg = Config.fromfile(config)
-    model = MODELS.build(cfg.model)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
     model.eval()
     paper = build_flops_table(model, tuple(shape))
     complete, params = count_complete_flops(model, tuple(shape))

@@ -190,7 +190,8 @@ def build_flops_table(segmentor: nn.Module,
     """The :class:`FlopsTable` of an ``EncoderDecoder`` at ``input_size``.
 
     Searched parts are priced per candidate on the meta device; fixed parts
-    (stem, a fixed backbone, head projection, classifier) are counted once.
+    (stem, a fixed backbone, head projection, classifier, or any non-AttNAS
+    MMSeg head such as ``ASPPHead``) are counted once.
     """
     backbone, head = segmentor.backbone, segmentor.decode_head
     h, w = input_size
@@ -222,6 +223,11 @@ def build_flops_table(segmentor: nn.Module,
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         features = _features_meta([o.shape for o in outs])
 
+    if not hasattr(head, 'attention'):   # any other MMSeg head: all fixed
+        fixed += count_paper_flops(
+            head, [torch.zeros(f.shape, device=device) for f in features])
+        return FlopsTable(input_size=(h, w), fixed=float(fixed),
+                          backbone=bb_table)
     feature = head._transform_inputs(features)
     real = torch.zeros(feature.shape, device=device)
     if head.in_proj is not None:
