@@ -116,7 +116,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                  num_val=16, height=128, width=256, seed=0)
 
     search_dir = osp.join(work, 'search')
-    opts = ['--cfg-options', *demo_root_options(args.dataset, data_root)]
+    opts = ['--cfg-options', *demo_root_options(data_root)]
     if args.search_epochs:
         opts += [f'train_cfg.max_epochs={args.search_epochs}']
     run([py, 'tools/train.py', spec['search'], '--work-dir', search_dir,
@@ -129,8 +129,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     retrain_cfg = osp.join(arch_dir, 'retrain.py')
 
     retrain_dir = osp.join(work, 'retrain')
-    ropts = ['--cfg-options', *demo_root_options(args.dataset, data_root,
-                                                 retrain=True)]
+    ropts = ['--cfg-options', *demo_root_options(data_root, retrain=True)]
     if args.retrain_epochs:
         ropts += [f'train_cfg.max_epochs={args.retrain_epochs}',
                   f'train_cfg.val_interval={args.retrain_epochs}']
@@ -184,8 +183,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 DEMO_SHAPES = {'synthetic': (128, 256), 'camvid': (360, 480)}
 
 
-def demo_root_options(dataset: str, data_root: str,
-                      retrain: bool = False) -> List[str]:
+def demo_root_options(data_root: str, retrain: bool = False) -> List[str]:
     """--cfg-options pointing every dataloader of a demo config at
     ``data_root``."""
     root = osp.abspath(osp.join(REPO, data_root))

@@ -28,6 +28,7 @@ from mmseg.models.utils import resize
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..search.arch_spec import ArchSpec
+from ..search.export import apply_arch
 
 DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = 'input', 'logits'
@@ -50,32 +51,6 @@ class DenseLogits(nn.Module):
         logits = seg.decode_head(seg.extract_feat(x))
         return resize(logits, size=x.shape[2:], mode='bilinear',
                       align_corners=seg.decode_head.align_corners)
-
-
-def apply_arch(model_cfg: dict, arch: Union[ArchSpec, str]) -> dict:
-    """``model_cfg`` with the derived architecture filled in.
-
-    ``arch`` is an :class:`ArchSpec`, a path to its JSON (``arch.json`` of
-    ``tools/derive_arch.py``) or the paper notation. The backbone code is
-    applied only to a ``SearchableMobileNetV2`` backbone.
-    """
-    spec = ArchSpec.coerce(arch)
-    cfg = copy.deepcopy(model_cfg)
-    head = cfg.get('decode_head') or {}
-    if head.get('type') != 'AttNASHead':
-        raise ValueError('arch: the config\'s decode_head must be an '
-                         f'AttNASHead to take an arch, got {head.get("type")}')
-    head['arch'] = [list(ids) for ids in spec.attention]
-    if spec.backbone is not None:
-        if cfg['backbone'].get('type') != 'SearchableMobileNetV2':
-            raise ValueError('arch: has a backbone code but the config\'s '
-                             'backbone is '
-                             f'{cfg["backbone"].get("type")}, not '
-                             'SearchableMobileNetV2')
-        cfg['backbone']['arch'] = list(spec.backbone)
-        if 'op_order' in spec.meta:
-            cfg['backbone']['op_order'] = spec.meta['op_order']
-    return cfg
 
 
 def build_segmentor(model_cfg: dict,

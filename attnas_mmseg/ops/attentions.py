@@ -11,7 +11,6 @@ and the self-attention projections are matrix products (invisible to ``thop``,
 which is why Table 1 prices Att11/Att12 at their pooling alone).
 """
 import math
-from typing import Optional
 
 import torch
 import torch.nn as nn

@@ -16,7 +16,7 @@ import copy
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -45,12 +45,29 @@ def arch_params_from_checkpoint(
     return alpha, beta
 
 
-def fixed_model_cfg(model_cfg: dict, spec: ArchSpec) -> dict:
-    """The search model config with the derived architecture filled in."""
+def apply_arch(model_cfg: dict, arch: Union[ArchSpec, str]) -> dict:
+    """``model_cfg`` with the derived architecture filled in.
+
+    ``arch`` is an :class:`ArchSpec`, a path to its JSON (``arch.json`` of
+    ``tools/derive_arch.py``) or the paper notation. The backbone code is
+    applied only to a ``SearchableMobileNetV2`` backbone.
+    """
+    spec = ArchSpec.coerce(arch)
     cfg = copy.deepcopy(model_cfg)
+    head = cfg.get('decode_head') or {}
+    if head.get('type') != 'AttNASHead':
+        raise ValueError('arch: the config\'s decode_head must be an '
+                         f'AttNASHead to take an arch, got {head.get("type")}')
+    head['arch'] = [list(ids) for ids in spec.attention]
     if spec.backbone is not None:
+        if cfg['backbone'].get('type') != 'SearchableMobileNetV2':
+            raise ValueError('arch: has a backbone code but the config\'s '
+                             'backbone is '
+                             f'{cfg["backbone"].get("type")}, not '
+                             'SearchableMobileNetV2')
         cfg['backbone']['arch'] = list(spec.backbone)
-    cfg['decode_head']['arch'] = [list(ids) for ids in spec.attention]
+        if 'op_order' in spec.meta:
+            cfg['backbone']['op_order'] = spec.meta['op_order']
     return cfg
 
 
@@ -105,7 +122,7 @@ def export_derived(config: str,
     meta = dict(source_config=osp.abspath(config),
                 source_checkpoint=osp.abspath(checkpoint), topk=topk,
                 op_order=cfg.model.backbone.get('op_order', 'kernel_major'),
-                **measure(fixed_model_cfg(cfg.model.to_dict(), spec), size))
+                **measure(apply_arch(cfg.model.to_dict(), spec), size))
     spec = ArchSpec(spec.attention, spec.backbone, meta)
 
     base_rel = osp.relpath(retrain_base, out.resolve())
