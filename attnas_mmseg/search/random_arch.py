@@ -1,0 +1,164 @@
+"""Random architectures from the AttNAS search space: the baseline any search
+must beat (Li & Talwalkar 2019; Yu et al. 2020).
+
+The space is exactly what §3.3.3 can derive: one op (1-6, Eq. 1) for each of
+the 17 backbone blocks, and ``topk`` distinct cells (layer, id) of the
+L x 13 attention grid (Eq. 2's unified top-k; a layer may end up empty, as a
+derived one can). :func:`sample_arch` draws from it uniformly: every op of
+every block independently with probability 1/6, the attention set uniformly
+among the C(13 L, topk) subsets.
+
+:func:`sample_archs` adds a FLOPs window (e.g. +-10% of the derived
+network's) by rejection: candidates outside it are discarded, so the accepted
+ones are uniform over the architectures *inside* the window. Each candidate is
+priced with the FLOPs table of the search model (:class:`~.cost_table.
+CostTable.network_flops`: a sum of per-candidate entries, no model is built),
+which equals the paper-convention count of the built network.
+
+Seeded with Python's ``random.Random(seed)``: the same seed gives the same
+architectures, in the same order, on any machine and torch version, and the
+first n of a longer draw are the n of a shorter one.
+"""
+import random
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+from .arch_spec import ArchSpec
+from .candidates import NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS
+
+#: Candidates tried per accepted architecture before giving up.
+MAX_TRIES = 100_000
+
+
+def flops_window(reference: float, rel: float) -> Tuple[float, float]:
+    """``(reference * (1 - rel), reference * (1 + rel))``; ``rel`` in [0, 1).
+    """
+    if not reference > 0:
+        raise ValueError(f'reference: FLOPs must be > 0, got {reference!r}')
+    if not 0 <= rel < 1:
+        raise ValueError(f'rel: the window half-width must be in [0, 1), got '
+                         f'{rel!r}')
+    return reference * (1 - rel), reference * (1 + rel)
+
+
+def sample_arch(rng: random.Random,
+                num_layers: int = 2,
+                topk: int = 4,
+                backbone: bool = True) -> ArchSpec:
+    """One architecture drawn uniformly from the search space.
+
+    Args:
+        rng: The random source (``random.Random(seed)``).
+        num_layers: Attention layers L of the searched head.
+        topk: Attention cells to place, distinct, among the L * 13.
+        backbone: Whether the backbone is searched (else no code is drawn).
+    """
+    if not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f'num_layers must be an int >= 1, got '
+                         f'{num_layers!r}')
+    cells = num_layers * NUM_ATTENTIONS
+    if not isinstance(topk, int) or isinstance(topk, bool) or \
+            not 1 <= topk <= cells:
+        raise ValueError(f'topk must be an int in 1..{cells} (the attention '
+                         f'cells of {num_layers} layer(s)), got {topk!r}')
+    code = tuple(rng.randint(1, NUM_OPS)
+                 for _ in range(NUM_BLOCKS)) if backbone else None
+    layers = [[] for _ in range(num_layers)]
+    for flat in rng.sample(range(cells), topk):
+        layers[flat // NUM_ATTENTIONS].append(flat % NUM_ATTENTIONS + 1)
+    return ArchSpec(attention=tuple(tuple(ids) for ids in layers),
+                    backbone=code)
+
+
+def sample_archs(num: int,
+                 seed: int,
+                 num_layers: int = 2,
+                 topk: int = 4,
+                 backbone: bool = True,
+                 price: Optional[Callable[[ArchSpec], float]] = None,
+                 window: Optional[Tuple[float, float]] = None,
+                 max_tries: int = MAX_TRIES) -> List[ArchSpec]:
+    """``num`` distinct uniform architectures, inside ``window`` if given.
+
+    Args:
+        price: FLOPs of a spec (e.g. ``table.network_flops``); required with
+            ``window``, and recorded in each spec's meta (``sampled_flops``).
+        window: (low, high) accepted FLOPs, same unit as ``price``.
+        max_tries: Candidates per accepted architecture before a
+            ``ValueError`` says the window is (nearly) empty.
+
+    Each spec's meta holds ``seed``, ``index`` (0-based), ``tries`` (the
+    candidates drawn for it) and, with ``price``, ``sampled_flops``.
+    """
+    if not isinstance(num, int) or num < 1:
+        raise ValueError(f'num must be an int >= 1, got {num!r}')
+    if window is not None:
+        if price is None:
+            raise ValueError('price: needed to sample inside a FLOPs window')
+        if not 0 <= window[0] <= window[1]:
+            raise ValueError(f'window must be (low, high) with 0 <= low <= '
+                             f'high, got {window!r}')
+    rng = random.Random(seed)
+    out: List[ArchSpec] = []
+    seen = set()
+    seen_range = [float('inf'), float('-inf')]
+    for index in range(num):
+        for tries in range(1, max_tries + 1):
+            spec = sample_arch(rng, num_layers, topk, backbone)
+            flops = None if price is None else float(price(spec))
+            if flops is not None:
+                seen_range = [min(seen_range[0], flops),
+                              max(seen_range[1], flops)]
+            inside = window is None or window[0] <= flops <= window[1]
+            if inside and spec not in seen:
+                break
+        else:
+            raise ValueError(
+                f'window: no new architecture in {window} after {max_tries} '
+                f'candidates (their FLOPs ranged {seen_range[0]:.4g} to '
+                f'{seen_range[1]:.4g}); widen the window')
+        seen.add(spec)
+        meta = dict(seed=seed, index=index, tries=tries)
+        if flops is not None:
+            meta['sampled_flops'] = flops
+        out.append(ArchSpec(spec.attention, spec.backbone, meta))
+    return out
+
+
+def search_flops_table(config: str,
+                       input_size: Optional[Sequence[int]] = None):
+    """The FLOPs table of a search config's model (§3.3.2), at
+    ``input_size`` (default: the config's ``derive.input_size``, else
+    1024x2048). Built once; pricing a spec with it builds nothing."""
+    import attnas_mmseg  # noqa: F401  (registers the modules)
+    from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from .flops import build_flops_table
+    cfg = Config.fromfile(config)
+    size = tuple(input_size or cfg.get('derive', {}).get(
+        'input_size', (1024, 2048)))
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model_cfg = cfg.model.to_dict()
+    model_cfg.pop('pretrained', None)
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    table = build_flops_table(model, size)
+    if table.attention is None:
+        raise ValueError(f'config: {config} does not search the attention '
+                         '(decode_head must be an AttNASHead with arch=None)')
+    return table
+
+
+def reference_flops(reference: Union[float, str, ArchSpec], table) -> float:
+    """FLOPs of a window's reference: a number in G, or an architecture (an
+    :class:`ArchSpec`, an ``arch.json`` path or the paper notation) priced
+    with ``table``."""
+    if isinstance(reference, (int, float)):
+        return float(reference) * 1e9
+    if isinstance(reference, str):
+        try:
+            return float(reference) * 1e9
+        except ValueError:
+            pass
+    return float(table.network_flops(ArchSpec.coerce(reference)))

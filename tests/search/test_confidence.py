@@ -1,0 +1,176 @@
+"""Margins, the within-noise rule and agreement (search/confidence.py)."""
+import math
+
+import pytest
+import torch
+
+from attnas_mmseg.search import ArchSpec
+from attnas_mmseg.search.confidence import (
+    agreement_summary, attention_agreement, attention_cells,
+    attention_confidence, backbone_agreement, backbone_confidence,
+    chance_jaccard, chance_unanimous_blocks, confidence_record,
+    confidence_table, gap_quantile, jaccard, noise_sigma,
+    noise_sigma_from_checkpoint)
+
+
+def alpha_with_probs(rows):
+    """Logits whose softmax is exactly ``rows``."""
+    return torch.tensor(rows, dtype=torch.float64).log()
+
+
+def test_backbone_margin_is_top_two_gap():
+    rows = [[0.5, 0.2, 0.1, 0.1, 0.05, 0.05],
+            [0.1, 0.1, 0.1, 0.1, 0.3, 0.3]]
+    out = backbone_confidence(alpha_with_probs(rows))
+    assert out[0].block == 1 and out[0].op == 1
+    assert out[0].p1 == pytest.approx(0.5) and out[0].p2 == pytest.approx(0.2)
+    assert out[0].margin == pytest.approx(0.3)
+    assert out[0].gap == pytest.approx(math.log(0.5 / 0.2))
+    assert out[1].margin == pytest.approx(0.0, abs=1e-12)
+    assert out[1].op in (5, 6)
+    assert out[0].uncertain is None   # no sigma: not judged
+
+
+def test_attention_margin_kth_vs_next_of_unified_softmax():
+    beta = torch.zeros(2, 13)
+    beta[0, 11], beta[0, 12] = 5.0, 4.0
+    beta[1, 2], beta[1, 6] = 4.5, 3.0
+    beta[1, 0] = 2.0
+    att = attention_confidence(beta, 4)
+    w = beta.flatten().softmax(0)
+    assert att.last == (2, 7) and att.first_out == (2, 1)
+    assert att.w_k == pytest.approx(float(w[13 + 6]))
+    assert att.w_next == pytest.approx(float(w[13]))
+    assert att.margin == pytest.approx(float(w[13 + 6] - w[13]))
+    assert att.gap == pytest.approx(1.0)
+    with pytest.raises(ValueError, match='topk'):
+        attention_confidence(beta, 26)
+
+
+def test_gap_quantile_matches_closed_form_for_two_normals():
+    # z1 - z2 of two normals: |N(0, 2)|; its 95th percentile is
+    # sqrt(2) * 1.95996
+    assert gap_quantile(2, 1) == pytest.approx(math.sqrt(2) * 1.95996,
+                                               abs=0.02)
+    assert gap_quantile(6, 1) > gap_quantile(26, 4) > 0
+    with pytest.raises(ValueError, match='rank'):
+        gap_quantile(6, 6)
+
+
+def test_noise_sigma_and_checkpoint():
+    assert noise_sigma(46, 0.03, init_std=0.0) == pytest.approx(
+        0.03 * math.sqrt(46))
+    assert noise_sigma(0, 0.03) == pytest.approx(1e-3)
+    ckpt = dict(arch_update_hook=dict(arch_steps=100),
+                optimizer=dict(arch=dict(param_groups=[dict(lr=0.01)])))
+    assert noise_sigma_from_checkpoint(ckpt) == pytest.approx(
+        math.sqrt(1e-6 + 1e-4 * 100))
+    assert noise_sigma_from_checkpoint(dict(state_dict={})) is None
+    with pytest.raises(ValueError, match='arch_steps'):
+        noise_sigma(-1, 0.1)
+
+
+def adam_walk(steps, lr, drift, blocks=4000, seed=0):
+    """alpha after ``steps`` Adam steps (the search's settings) on gradients
+    N(0, 1) plus ``drift`` towards op 1."""
+    gen = torch.Generator().manual_seed(seed)
+    alpha = torch.nn.Parameter(1e-3 * torch.randn(blocks, 6, generator=gen))
+    opt = torch.optim.Adam([alpha], lr=lr, betas=(0.5, 0.999),
+                           weight_decay=1e-3)
+    push = torch.zeros(6)
+    push[0] = -drift
+    for _ in range(steps):
+        alpha.grad = torch.randn(blocks, 6, generator=gen) + push
+        opt.step()
+    return alpha.detach()
+
+
+def test_noise_rule_flags_pure_noise_and_clears_a_real_preference():
+    steps, lr = 100, 0.03
+    sigma = noise_sigma(steps, lr)
+    noise = backbone_confidence(adam_walk(steps, lr, 0.0), sigma)
+    flagged = sum(b.uncertain for b in noise) / len(noise)
+    # a 5% test: about 95% of pure-noise choices are within noise
+    assert 0.92 < flagged < 0.98
+    signal = backbone_confidence(adam_walk(steps, lr, 1.0, blocks=200), sigma)
+    assert all(b.op == 1 and not b.uncertain for b in signal)
+
+
+def test_table_names_the_uncertain_blocks():
+    alpha = torch.zeros(17, 6)
+    alpha[:, 2] = 2.0
+    alpha[4, 3] = 1.99   # block 5: a near tie
+    beta = torch.zeros(2, 13)
+    beta[0, :4] = 3.0
+    text, names = confidence_table(alpha, beta, 4, sigma=0.1)
+    assert names == ['block 5']
+    assert 'within noise' in text and 'block 5' in text
+    # the 16 other blocks and the attention's clear top-4
+    assert len([ln for ln in text.splitlines() if ln.endswith('clear')]) \
+        == 17
+    # a tie at the top-k boundary is named too
+    beta[0, 4] = 3.0
+    _, names = confidence_table(alpha, beta, 4, sigma=0.1)
+    assert names == ['block 5', 'attention top-4']
+    # no sigma: nothing judged, nothing named
+    text, names = confidence_table(alpha, beta, 4)
+    assert names == [] and 'not flagged' in text
+
+
+def test_record_is_json_ready():
+    import json
+    alpha, beta = torch.randn(17, 6), torch.randn(2, 13)
+    rec = confidence_record(alpha, beta, 4, sigma=0.5)
+    assert len(rec['alpha_margin']) == 17
+    assert all(m >= 0 for m in rec['alpha_margin'])
+    assert rec['beta_margin'] >= 0
+    json.dumps(rec)
+    assert confidence_record(None, beta, 4)['alpha_margin'] is None
+
+
+SPEC_A = ArchSpec.parse('AttSet1(12,13)+AttSet2(3,7)',
+                        'mv2(3,3,2,3,2,3,2,3,2,6,3,6,5,3,2,5,1)')
+SPEC_B = ArchSpec.parse('AttSet1(12,13)+AttSet2(3,8)',
+                        'mv2(3,3,2,3,2,3,2,3,2,6,3,6,5,3,2,5,2)')
+SPEC_C = ArchSpec.parse('AttSet1(1,2,3,4)',
+                        'mv2(1,3,2,3,2,3,2,3,2,6,3,6,5,3,2,5,3)')
+
+
+def test_backbone_agreement():
+    blocks = backbone_agreement([SPEC_A, SPEC_B, SPEC_C])
+    assert blocks[0].modal_op == 3 and blocks[0].fraction == pytest.approx(
+        2 / 3) and not blocks[0].unanimous
+    assert blocks[1].unanimous and blocks[1].fraction == 1.0
+    # three different ops: the tie goes to the smallest
+    assert blocks[16].ops == (1, 2, 3) and blocks[16].modal_op == 1
+    assert sum(b.unanimous for b in blocks) == 15
+    with pytest.raises(ValueError, match='at least 2'):
+        backbone_agreement([SPEC_A])
+
+
+def test_attention_agreement():
+    assert attention_cells(SPEC_A) == {(1, 12), (1, 13), (2, 3), (2, 7)}
+    agree = attention_agreement([SPEC_A, SPEC_A, SPEC_B])
+    assert agree.modal_count == 2 and not agree.identical
+    # A vs B share 3 of 5 cells
+    assert jaccard(attention_cells(SPEC_A), attention_cells(SPEC_B)) == 0.6
+    assert agree.mean_jaccard == pytest.approx((1.0 + 0.6 + 0.6) / 3)
+    assert attention_agreement([SPEC_A, SPEC_A]).identical
+
+
+def test_chance_levels():
+    assert chance_unanimous_blocks(2) == pytest.approx(17 / 6)
+    # brute force over all 4-subsets of 8 cells against a fixed one
+    import itertools
+    fixed = frozenset(range(4))
+    subsets = [frozenset(s) for s in itertools.combinations(range(8), 4)]
+    brute = sum(jaccard(fixed, s) for s in subsets) / len(subsets)
+    assert chance_jaccard(8, 4) == pytest.approx(brute)
+
+
+def test_summary_without_backbone():
+    a = ArchSpec.parse('AttSet1(1,2)')
+    b = ArchSpec.parse('AttSet1(1,3)')
+    out = agreement_summary([a, b])
+    assert 'backbone' not in out
+    assert out['attention']['mean_jaccard'] == pytest.approx(1 / 3)
