@@ -1,4 +1,7 @@
-"""Shared by the benchmark scripts: the compared models, timing, peak memory.
+"""Shared by the benchmark scripts: the compared models, peak memory.
+
+Timing (``set_threads``, ``time_runs``, ``summarize``) is re-exported from
+:mod:`attnas_mmseg.deploy.timing`, which the latency-table builder uses too.
 
 Peak memory is measured in a fresh process per measurement (``run_isolated``):
 
@@ -22,11 +25,16 @@ import multiprocessing
 import os
 import os.path as osp
 import resource
-import statistics
-import time
+import sys
 from typing import Any, Callable, Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+# Timing has one source of truth, shared with tools/build_latency_lut.py.
+from attnas_mmseg.deploy.timing import (  # noqa: E402,F401
+    set_threads, summarize, synchronize, time_runs)
 
 #: name -> (config, arch notation applied on top, or None).
 MODEL_CONFIGS = {
@@ -91,36 +99,6 @@ def model_source(name: str) -> str:
         return config
     return ('inline MobileNetV2+ASPPHead(160)' if name == BASELINE else
             f'{ATTNAS_BASE} + {FALLBACK_ARCHS[name]}')
-
-
-def set_threads(threads: int) -> None:
-    import torch
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set in this process
-        pass
-
-
-def synchronize(device: str) -> None:
-    if device.startswith('cuda'):
-        import torch
-        torch.cuda.synchronize()
-
-
-def time_runs(fn: Callable[[], Any], runs: int, warmup: int,
-              device: str) -> List[float]:
-    """Seconds of each of ``runs`` calls of ``fn`` after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def _status_kib(key: str) -> Optional[int]:
@@ -195,11 +173,6 @@ def run_isolated(fn: Callable[..., Dict[str, Any]], **kwargs
     ctx = multiprocessing.get_context('spawn')
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
         return pool.submit(fn, **kwargs).result()
-
-
-def summarize(times: List[float]) -> Dict[str, float]:
-    return dict(median_ms=1e3 * statistics.median(times),
-                min_ms=1e3 * min(times), runs=len(times))
 
 
 def environment(threads: int, device: str) -> str:

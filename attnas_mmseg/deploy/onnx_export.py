@@ -135,25 +135,20 @@ def build_from_config(config: str,
     return build_segmentor(cfg.model.to_dict(), checkpoint, arch)
 
 
-def export_onnx(model: nn.Module,
-                out: Union[str, Path],
-                shape: Sequence[int],
-                batch_size: int = 1,
-                opset: int = DEFAULT_OPSET,
-                overwrite: bool = False) -> Path:
-    """Export ``DenseLogits(model)`` at (batch_size, 3, *shape) to ``out``.
+def export_module_onnx(module: nn.Module,
+                       inputs: Sequence[torch.Tensor],
+                       out: Union[str, Path],
+                       input_names: Optional[Sequence[str]] = None,
+                       output_names: Optional[Sequence[str]] = None,
+                       opset: int = DEFAULT_OPSET) -> Path:
+    """Export ``module(*inputs)`` (static shapes) to ``out``, replacing it.
 
-    Refuses to replace an existing file unless ``overwrite``. The file is
-    written next to ``out`` first and moved into place once complete.
+    The file is written next to ``out`` first and moved into place once
+    complete. Used for whole networks (:func:`export_onnx`) and for single
+    ops timed alone (:mod:`attnas_mmseg.deploy.timing`).
     """
     out = Path(out)
-    if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f'shape must be (H, W) > 0, got {tuple(shape)}')
-    if out.exists() and not overwrite:
-        raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
     out.parent.mkdir(parents=True, exist_ok=True)
-    dense = DenseLogits(model).eval()
-    x = torch.zeros(batch_size, 3, *shape)
     tmp = out.with_name(out.name + '.tmp')
     with warnings.catch_warnings():
         # Static-shape export: shapes read as Python ints are meant to be
@@ -162,12 +157,36 @@ def export_onnx(model: nn.Module,
         warnings.filterwarnings('ignore', category=DeprecationWarning,
                                 message='.*legacy TorchScript-based ONNX')
         with torch.no_grad():
-            torch.onnx.export(dense, (x, ), str(tmp), opset_version=opset,
-                              input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME],
+            torch.onnx.export(module.eval(), tuple(inputs), str(tmp),
+                              opset_version=opset,
+                              input_names=list(input_names or []) or None,
+                              output_names=list(output_names or []) or None,
                               do_constant_folding=True, dynamo=False)
     os.replace(tmp, out)
     return out
+
+
+def export_onnx(model: nn.Module,
+                out: Union[str, Path],
+                shape: Sequence[int],
+                batch_size: int = 1,
+                opset: int = DEFAULT_OPSET,
+                overwrite: bool = False) -> Path:
+    """Export ``DenseLogits(model)`` at (batch_size, 3, *shape) to ``out``.
+
+    Refuses to replace an existing file unless ``overwrite``. The model is
+    exported as given: fold BN first (:func:`fuse_conv_bn`) to export what
+    is deployed, as ``tools/export_onnx.py`` does by default.
+    """
+    out = Path(out)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f'shape must be (H, W) > 0, got {tuple(shape)}')
+    if out.exists() and not overwrite:
+        raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
+    x = torch.zeros(batch_size, 3, *shape)
+    return export_module_onnx(DenseLogits(model), [x], out,
+                              input_names=[INPUT_NAME],
+                              output_names=[OUTPUT_NAME], opset=opset)
 
 
 def onnx_session(path: Union[str, Path], device: str = 'cpu',
