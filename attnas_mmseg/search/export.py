@@ -13,16 +13,19 @@ Nothing is written unless everything succeeded, and existing files are only
 replaced with ``overwrite=True``.
 """
 import copy
-import os
 import os.path as osp
+import pickle
+import re
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
 
+from ..utils.atomic_write import write_new_file
 from .arch_params import is_arch_param
-from .arch_spec import ArchSpec
+from .arch_spec import MAX_LAYERS, ArchSpec
+from .candidates import NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS
 from .derive import derive_arch
 from .flops import build_flops_table, count_complete_flops
 
@@ -31,18 +34,87 @@ ARCH_FILE, RETRAIN_FILE = 'arch.json', 'retrain.py'
 
 def arch_params_from_checkpoint(
         path: str) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
-    """(alpha or None, beta) stored in a search checkpoint."""
-    ckpt = torch.load(path, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
+    """(alpha or None, beta) stored in a search checkpoint.
+
+    ``path`` is a checkpoint of a search run (mmengine's dict whose
+    ``state_dict`` holds the head's ``beta`` and, when the backbone was
+    searched, its ``alpha``) or such a state dict alone. It is read with
+    torch's ``weights_only`` loader (plus the allow-list of
+    :mod:`attnas_mmseg.utils.checkpoint_compat`), so a file of any other
+    kind is refused, not executed. A missing, empty, truncated or foreign file
+    is a ValueError naming it and saying what was expected.
+    """
+    expected = ('expected a checkpoint of an AttNAS search (a dict whose '
+                '"state_dict" holds the AttNASHead\'s beta, shape (L, '
+                f'{NUM_ATTENTIONS}), and, when the backbone was searched, '
+                f'alpha, shape ({NUM_BLOCKS}, {NUM_OPS}))')
+    if not osp.exists(path):
+        raise ValueError(f'checkpoint: {path} does not exist')
+    if not osp.isfile(path):
+        raise ValueError(f'checkpoint: {path} is not a file; {expected}')
+    if osp.getsize(path) == 0:
+        raise ValueError(f'checkpoint: {path} is empty (0 bytes); {expected}')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # torch raises many types for a bad file
+        raise ValueError(f'checkpoint: {path} cannot be loaded '
+                         f'({_load_failure(err)}); {expected}') from None
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        held = type(ckpt if state is None else state).__name__
+        raise ValueError(f'checkpoint: {path} holds a {held}; {expected}')
     arch = {k.replace('module.', '', 1) if k.startswith('module.') else k: v
-            for k, v in state.items() if is_arch_param(k)}
-    alpha = next((v for k, v in arch.items() if k.endswith('alpha')), None)
-    beta = next((v for k, v in arch.items() if k.endswith('beta')), None)
-    if beta is None:
+            for k, v in state.items()
+            if isinstance(k, str) and is_arch_param(k)}
+    found = {}
+    for name, shape in (('alpha', f'({NUM_BLOCKS}, {NUM_OPS})'),
+                        ('beta', f'(L, {NUM_ATTENTIONS}), L in '
+                         f'1..{MAX_LAYERS}')):
+        keys = [k for k in arch if k.rsplit('.', 1)[-1] == name]
+        if len(keys) > 1:
+            raise ValueError(f'checkpoint: {path} holds several {name} '
+                             f'parameters {keys}; {expected}')
+        value = arch[keys[0]] if keys else None
+        if value is None:
+            found[name] = None
+            continue
+        good = isinstance(value, torch.Tensor) and value.is_floating_point()
+        if good:
+            good = (tuple(value.shape) == (NUM_BLOCKS, NUM_OPS)
+                    if name == 'alpha' else value.dim() == 2
+                    and value.shape[1] == NUM_ATTENTIONS
+                    and 1 <= value.shape[0] <= MAX_LAYERS)
+        if not good:
+            what = (f'a tensor of shape {tuple(value.shape)}'
+                    if isinstance(value, torch.Tensor) else
+                    f'a {type(value).__name__}')
+            raise ValueError(f'checkpoint: {path}: {keys[0]} is {what}, not '
+                             f'a float tensor of shape {shape}; {expected}')
+        if not torch.isfinite(value).all():
+            raise ValueError(f'checkpoint: {path}: {keys[0]} holds NaN or '
+                             'infinite values (did the search diverge?)')
+        found[name] = value
+    if found['beta'] is None:
         raise ValueError(f'checkpoint: {path} holds no architecture '
                          'parameters (beta); was it saved by a search run '
-                         '(an AttNASHead with arch=None)?')
-    return alpha, beta
+                         '(an AttNASHead with arch=None)? ' + expected)
+    return found['alpha'], found['beta']
+
+
+def _load_failure(err: Exception) -> str:
+    """One line saying why ``torch.load`` failed (its messages are long)."""
+    text = str(err)
+    if isinstance(err, pickle.UnpicklingError):
+        match = re.search(r'WeightsUnpickler error:\s*([^\n]*?)(?: Please|$)',
+                          text, re.M)
+        reason = match.group(1).strip() if match else 'unpickling failed'
+        return ('not a weights-only torch file, refused by '
+                f'torch.load(weights_only=True): {reason}')
+    if isinstance(err, EOFError) or 'central directory' in text or (
+            'zip archive' in text):
+        return 'truncated or corrupt'
+    first = text.strip().splitlines()[0][:200] if text.strip() else ''
+    return f'{type(err).__name__}: {first}' if first else type(err).__name__
 
 
 def apply_arch(model_cfg: dict, arch: Union[ArchSpec, str]) -> dict:
@@ -108,7 +180,12 @@ def export_derived(config: str,
     if not osp.exists(retrain_base):
         raise ValueError(f'derive.retrain_base: {retrain_base} does not '
                          'exist')
-    topk = int(topk or derive_cfg.get('topk', 4))
+    topk = derive_cfg.get('topk', 4) if topk is None else topk
+    if not isinstance(topk, int) or isinstance(topk, bool) or topk < 1:
+        # the upper bound, L x 13, is checked once beta is loaded
+        raise ValueError(f'topk must be an int in 1..L*{NUM_ATTENTIONS} (L: '
+                         'the attention layers of the checkpoint), got '
+                         f'{topk!r}')
     size = tuple(input_size or derive_cfg.get('input_size', (1024, 2048)))
     out = Path(out_dir)
     targets = [out / ARCH_FILE, out / RETRAIN_FILE]
@@ -137,9 +214,11 @@ def export_derived(config: str,
         f"_base_ = ['{base_rel}']\n"
         'model = dict(\n' + backbone_line +
         f'    decode_head=dict(arch={[list(i) for i in spec.attention]}))\n')
+    if out.exists() and not out.is_dir():
+        raise ValueError(f'out_dir: {out} is a file, not a folder')
     out.mkdir(parents=True, exist_ok=True)
+    # each file through a fresh temporary name and a rename: no other file
+    # in out_dir (e.g. a user's retrain.py.tmp) is read, replaced or removed
     spec.save(targets[0], overwrite=True)
-    tmp = targets[1].with_suffix('.py.tmp')
-    tmp.write_text(retrain)
-    os.replace(tmp, targets[1])
+    write_new_file(targets[1], retrain)
     return spec

@@ -1,4 +1,6 @@
 """§3.3.3 derivation and tools/derive_arch.py."""
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,8 @@ from mmengine.config import Config
 
 from attnas_mmseg.search import (ArchSpec, derive_arch, derive_attention,
                                  derive_backbone)
-from attnas_mmseg.search.export import export_derived
+from attnas_mmseg.search.export import (arch_params_from_checkpoint,
+                                         export_derived)
 
 from .._builders import segmentor_cfg
 
@@ -119,3 +122,115 @@ def test_derive_errors_leave_nothing_behind(search_run, tmp_path):
     with pytest.raises(ValueError, match='checkpoint'):
         export_derived(str(cfg), str(weights_only), str(tmp_path / 'b'))
     assert not (tmp_path / 'b').exists()
+
+
+# ------------------------------------------------- bad inputs (issue 11)
+def nothing_written(out: Path) -> bool:
+    return not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize('topk,fragment', [
+    (0, 'topk must be an int in 1..L*13'),      # was: silently 4
+    (-1, 'topk must be an int in 1..L*13'),
+    (True, 'topk must be an int in 1..L*13'),
+    (2.5, 'topk must be an int in 1..L*13'),    # was: silently 2
+    ('4', 'topk must be an int in 1..L*13'),
+    (27, 'topk must be an int in 1..26'),       # 2 layers x 13 candidates
+])
+def test_topk_outside_the_candidates_is_refused(search_run, tmp_path, topk,
+                                                fragment):
+    cfg, ckpt = search_run
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        export_derived(str(cfg), str(ckpt), str(tmp_path / 'out'), topk=topk)
+    assert nothing_written(tmp_path / 'out')
+
+
+def valid_checkpoint_bytes(search_run) -> bytes:
+    return search_run[1].read_bytes()
+
+
+class Foreign:
+    """A class torch's weights_only loader does not know."""
+
+
+BAD_CHECKPOINTS = {
+    'empty': (lambda p, good: p.write_bytes(b''), 'is empty (0 bytes)'),
+    'truncated': (lambda p, good: p.write_bytes(good[:len(good) // 2]),
+                  'truncated or corrupt'),
+    'text': (lambda p, good: p.write_text('hello'), 'cannot be loaded'),
+    'tensor': (lambda p, good: torch.save(torch.zeros(3), p),
+               'holds a Tensor'),
+    'list': (lambda p, good: torch.save([1, 2], p), 'holds a list'),
+    'no state_dict': (lambda p, good: torch.save(dict(meta={}), p),
+                      'holds no architecture parameters'),
+    'state_dict not a dict': (
+        lambda p, good: torch.save(dict(state_dict=[1]), p), 'holds a list'),
+    'foreign object': (lambda p, good: torch.save(Foreign(), p),
+                       'not a weights-only torch file'),
+    'foreign weights': (
+        lambda p, good: torch.save(
+            dict(state_dict={'encoder.norm.beta': torch.zeros(768)}), p),
+        'not a float tensor of shape (L, 13)'),
+    'beta of ints': (
+        lambda p, good: torch.save(
+            dict(state_dict={'head.beta': torch.zeros(2, 13,
+                                                      dtype=torch.long)}),
+            p), 'not a float tensor'),
+    'beta with NaN': (
+        lambda p, good: torch.save(
+            dict(state_dict={'head.beta': torch.full((2, 13), math.nan)}),
+            p), 'NaN'),
+    'alpha of another shape': (
+        lambda p, good: torch.save(
+            dict(state_dict={'backbone.alpha': torch.zeros(16, 6),
+                             'head.beta': torch.zeros(2, 13)}), p),
+        'not a float tensor of shape (17, 6)'),
+    'two betas': (
+        lambda p, good: torch.save(
+            dict(state_dict={'a.beta': torch.zeros(2, 13),
+                             'b.beta': torch.zeros(2, 13)}), p),
+        'several beta'),
+    'a folder': (lambda p, good: p.mkdir(), 'is not a file'),
+    'missing': (lambda p, good: None, 'does not exist'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD_CHECKPOINTS))
+def test_bad_checkpoints_name_the_file(search_run, tmp_path, case):
+    make, fragment = BAD_CHECKPOINTS[case]
+    path = tmp_path / 'bad.pth'
+    make(path, valid_checkpoint_bytes(search_run))
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(ValueError, match=re.escape(fragment)) as err:
+        export_derived(str(search_run[0]), str(path), str(tmp_path / 'out'))
+    assert str(path) in str(err.value)
+    assert nothing_written(tmp_path / 'out')
+    if before is not None:
+        assert path.read_bytes() == before  # the user's file is untouched
+
+
+def test_bare_state_dict_is_accepted(search_run, tmp_path):
+    state = torch.load(search_run[1], weights_only=True)['state_dict']
+    path = tmp_path / 'state.pth'
+    torch.save(state, path)
+    alpha, beta = arch_params_from_checkpoint(str(path))
+    assert torch.equal(beta, hand_set_beta()) and alpha.shape == (17, 6)
+
+
+def test_users_files_in_out_dir_are_kept(search_run, tmp_path):
+    cfg, ckpt = search_run
+    out = tmp_path / 'derived'
+    out.mkdir()
+    mine = {'retrain.py.tmp': 'my notes', 'arch.json.tmp': 'mine too',
+            'other.py': 'x = 1'}
+    for name, text in mine.items():
+        (out / name).write_text(text)
+    export_derived(str(cfg), str(ckpt), str(out))
+    for name, text in mine.items():
+        assert (out / name).read_text() == text
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*mine, 'arch.json', 'retrain.py'])  # no temporary file left
+    assert Config.fromfile(str(out / 'retrain.py')).model.decode_head.arch \
+        == [[12, 13], [3, 7]]
+    with pytest.raises(ValueError, match='out_dir'):
+        export_derived(str(cfg), str(ckpt), str(out / 'other.py'))
