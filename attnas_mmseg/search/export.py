@@ -10,14 +10,16 @@ counts and its parameters), and writes two files:
   architecture, so ``tools/train.py retrain.py`` trains it from scratch.
 
 Nothing is written unless everything succeeded, and existing files are only
-replaced with ``overwrite=True``.
+replaced with ``overwrite=True``. :func:`write_derived` is the writing part,
+for any architecture of the space (``tools/sample_random_arch.py`` writes
+random ones with it).
 """
 import copy
 import os.path as osp
 import pickle
 import re
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -170,7 +172,32 @@ def export_derived(config: str,
     """Write ``arch.json`` and ``retrain.py`` for a search checkpoint."""
     cfg = Config.fromfile(config)
     derive_cfg = cfg.get('derive', {})
-    retrain_base = derive_cfg.get('retrain_base')
+    topk = derive_cfg.get('topk', 4) if topk is None else topk
+    if not isinstance(topk, int) or isinstance(topk, bool) or topk < 1:
+        # the upper bound, L x 13, is checked once beta is loaded
+        raise ValueError(f'topk must be an int in 1..L*{NUM_ATTENTIONS} (L: '
+                         'the attention layers of the checkpoint), got '
+                         f'{topk!r}')
+    # fail before loading the checkpoint when nothing could be written
+    _targets(cfg, config, out_dir, overwrite)
+
+    alpha, beta = arch_params_from_checkpoint(checkpoint)
+    spec = derive_arch(alpha, beta, topk)
+    spec = ArchSpec(spec.attention, spec.backbone,
+                    dict(source_checkpoint=osp.abspath(checkpoint),
+                         topk=topk))
+    return write_derived(
+        spec, config, out_dir, input_size, overwrite,
+        origin=f'Derived by tools/derive_arch.py from '
+        f'{osp.abspath(checkpoint)}')
+
+
+def _targets(cfg: Config, config: str, out_dir: str,
+             overwrite: bool) -> Tuple[str, List[Path]]:
+    """(derive.retrain_base as a path, [arch.json, retrain.py] in out_dir);
+    raises if the base is missing or the files exist without ``overwrite``.
+    """
+    retrain_base = cfg.get('derive', {}).get('retrain_base')
     if retrain_base is None:
         raise ValueError(f'config: {config} has no derive.retrain_base (the '
                          'config the derived network is retrained from)')
@@ -180,33 +207,49 @@ def export_derived(config: str,
     if not osp.exists(retrain_base):
         raise ValueError(f'derive.retrain_base: {retrain_base} does not '
                          'exist')
-    topk = derive_cfg.get('topk', 4) if topk is None else topk
-    if not isinstance(topk, int) or isinstance(topk, bool) or topk < 1:
-        # the upper bound, L x 13, is checked once beta is loaded
-        raise ValueError(f'topk must be an int in 1..L*{NUM_ATTENTIONS} (L: '
-                         'the attention layers of the checkpoint), got '
-                         f'{topk!r}')
-    size = tuple(input_size or derive_cfg.get('input_size', (1024, 2048)))
     out = Path(out_dir)
     targets = [out / ARCH_FILE, out / RETRAIN_FILE]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
         raise FileExistsError(f'{", ".join(existing)} exist; pass '
                               '--overwrite to replace them')
+    return retrain_base, targets
 
-    alpha, beta = arch_params_from_checkpoint(checkpoint)
-    spec = derive_arch(alpha, beta, topk)
-    meta = dict(source_config=osp.abspath(config),
-                source_checkpoint=osp.abspath(checkpoint), topk=topk,
-                op_order=cfg.model.backbone.get('op_order', 'kernel_major'),
-                **measure(apply_arch(cfg.model.to_dict(), spec), size))
+
+def write_derived(spec: ArchSpec,
+                  config: str,
+                  out_dir: str,
+                  input_size: Optional[Tuple[int, int]] = None,
+                  overwrite: bool = False,
+                  origin: str = 'Written by attnas_mmseg.search.export') -> \
+        ArchSpec:
+    """Price ``spec`` and write its ``arch.json`` and ``retrain.py``.
+
+    The files of :func:`export_derived` (module doc) for any architecture of
+    the search space of ``config`` (a search config with
+    ``derive.retrain_base``), e.g. a derived or a randomly sampled one.
+    ``spec.meta`` is kept and extended with ``source_config``, ``op_order``
+    and the FLOPs/params at ``input_size`` (default ``derive.input_size``,
+    else 1024x2048); ``origin`` heads ``retrain.py``. Returns the spec with
+    that meta.
+    """
+    cfg = Config.fromfile(config)
+    retrain_base, targets = _targets(cfg, config, out_dir, overwrite)
+    size = tuple(input_size or cfg.get('derive', {}).get(
+        'input_size', (1024, 2048)))
+    out = Path(out_dir)
+    meta = {'source_config': osp.abspath(config), **spec.meta}
+    meta.setdefault('op_order',
+                    cfg.model.backbone.get('op_order', 'kernel_major'))
+    spec = ArchSpec(spec.attention, spec.backbone, meta)
+    meta = dict(meta, **measure(apply_arch(cfg.model.to_dict(), spec), size))
     spec = ArchSpec(spec.attention, spec.backbone, meta)
 
     base_rel = osp.relpath(retrain_base, out.resolve())
     backbone_line = '' if spec.backbone is None else (
         f'    backbone=dict(arch={list(spec.backbone)}),\n')
     retrain = (
-        f'# Derived by tools/derive_arch.py from {osp.abspath(checkpoint)}\n'
+        f'# {origin}\n'
         f'# {spec}\n'
         f'# paper-convention FLOPs {meta["flops_paper_G"]:.2f}G, complete '
         f'{meta["flops_complete_G"]:.2f}G at {size[0]}x{size[1]}, '
