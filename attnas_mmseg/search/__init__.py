@@ -5,6 +5,7 @@ from .attention_space import AttentionLayers, attention_weights
 from .candidates import (ATTENTION_CANDIDATES, BACKBONE_OP_ORDERS,
                          NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS, build_attention,
                          get_attention, search_space_size)
+from .cost_table import PRICINGS, CostTable
 from .derive import derive_arch, derive_attention, derive_backbone
 from .flops import (FlopsTable, build_flops_table, count_complete_flops,
                     count_paper_flops)
@@ -13,8 +14,8 @@ from .mixed_op import MixedOp
 
 __all__ = [
     'ARCH_PARAM_NAMES', 'ATTENTION_CANDIDATES', 'ArchSpec', 'AttentionLayers',
-    'BACKBONE_OP_ORDERS', 'FLOPS_LOSS_MODES', 'FlopsTable', 'MixedOp',
-    'NUM_ATTENTIONS', 'NUM_BLOCKS', 'NUM_OPS', 'arch_parameters',
+    'BACKBONE_OP_ORDERS', 'CostTable', 'FLOPS_LOSS_MODES', 'FlopsTable', 'MixedOp',
+    'NUM_ATTENTIONS', 'NUM_BLOCKS', 'NUM_OPS', 'PRICINGS', 'arch_parameters',
     'attention_weights', 'build_attention', 'build_flops_table',
     'count_complete_flops', 'count_paper_flops', 'derive_arch',
     'derive_attention', 'derive_backbone', 'flops_loss', 'get_attention',

@@ -7,6 +7,11 @@ all layers together sum to one::
     w = softmax(beta.flatten()).view(L, 13)
     x_l = sum_j w[l, j] * Att_j(x_{l-1})
 
+In the sampled-path ``search_mode='gumbel'`` (:mod:`.search_modes`) the same
+unified softmax is sampled without replacement (``sample_topk`` cells, the
+top-k of §3.3.3) and only the sampled attentions run, with weight 1 each; a
+layer with no sampled cell passes its input through.
+
 Fixed mode builds only the selected attentions. Attentions of one layer run in
 parallel on that layer's input and are combined by ``combine`` ('sum', the
 fixed-mode limit of Eq. (2) where the selected weights are equal, or 'mean');
@@ -18,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from .candidates import NUM_ATTENTIONS, build_attention
+from .search_modes import check_search_mode, check_tau, gumbel_top_k
 
 COMBINE_MODES = ('sum', 'mean')
 
@@ -36,6 +42,12 @@ class AttentionLayers(nn.Module):
         arch: Attention ids per layer (fixed mode); None to search.
         combine: How a fixed layer merges its parallel attentions.
         sa_projection: Learned projections in Att11/Att12's self-attention.
+        search_mode: 'darts' (Eq. 2, all candidates mixed) or 'gumbel'
+            (sampled top-k cells); search mode only.
+        sample_topk: Cells sampled per step in 'gumbel' mode (the derived
+            head's top-k, 4 in the paper).
+        tau: Gumbel-softmax temperature of the straight-through gradient
+            ('gumbel'; an ``ArchUpdateHook`` may anneal it).
         layer_cfg: ``conv_cfg``/``norm_cfg``/``act_cfg``/``align_corners``.
 
     Shapes:
@@ -48,6 +60,9 @@ class AttentionLayers(nn.Module):
                  arch: Optional[Sequence[Sequence[int]]] = None,
                  combine: str = 'sum',
                  sa_projection: bool = False,
+                 search_mode: str = 'darts',
+                 sample_topk: int = 4,
+                 tau: float = 1.0,
                  **layer_cfg) -> None:
         super().__init__()
         if combine not in COMBINE_MODES:
@@ -57,14 +72,25 @@ class AttentionLayers(nn.Module):
         self.combine = combine
         self.layer_cfg = dict(layer_cfg, sa_projection=sa_projection)
         self.searching = arch is None
+        self.search_mode = check_search_mode(search_mode)
+        self.tau = check_tau(tau)
         if self.searching:
-            if not isinstance(num_layers, int) or num_layers < 1:
+            if isinstance(num_layers, bool) or \
+                    not isinstance(num_layers, int) or num_layers < 1:
                 raise ValueError('num_layers must be a positive int, got '
                                  f'{num_layers!r}')
+            cells = num_layers * NUM_ATTENTIONS
+            if isinstance(sample_topk, bool) or \
+                    not isinstance(sample_topk, int) or \
+                    not 1 <= sample_topk <= cells:
+                raise ValueError(f'sample_topk must be an int in 1..{cells} '
+                                 f'(num_layers x {NUM_ATTENTIONS}), got '
+                                 f'{sample_topk!r}')
             arch = [range(1, NUM_ATTENTIONS + 1)] * num_layers
             # DARTS' initialisation: small noise around uniform weights.
             self.beta = nn.Parameter(
                 1e-3 * torch.randn(num_layers, NUM_ATTENTIONS))
+        self.sample_topk = sample_topk
         self.arch = tuple(tuple(ids) for ids in arch)
         self.layers = nn.ModuleList(
             nn.ModuleDict({f'att{i}': self.make_attention(i) for i in ids})
@@ -79,6 +105,15 @@ class AttentionLayers(nn.Module):
         return build_attention(att_id, self.channels, **self.layer_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.searching and self.search_mode == 'gumbel':
+            weights, mask = gumbel_top_k(self.beta, self.sample_topk,
+                                         self.tau, self.training)
+            for layer, w, chosen in zip(self.layers, weights, mask.tolist()):
+                picked = [i for i, c in enumerate(chosen) if c]
+                if picked:
+                    atts = list(layer.values())
+                    x = sum(w[i] * atts[i](x) for i in picked)
+            return x
         if self.searching:
             weights = attention_weights(self.beta)
             for layer, w in zip(self.layers, weights):

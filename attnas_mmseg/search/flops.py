@@ -16,22 +16,20 @@ Two counts, both in multiply-adds (MACs, what MMSeg and the paper call FLOPs):
 * **Complete count** (:func:`count_complete_flops`): mmengine's
   ``get_model_complexity_info``, what MMSeg's ``get_flops.py`` reports.
 
-:class:`FlopsTable` holds the paper-convention FLOPs of every candidate at one
-input size, built once (candidates are instantiated on the ``meta`` device, so
-no weights are copied and no real activations are computed), and gives the
-differentiable ``FLOPs_pred(alpha, beta)`` of §3.3.2: the softmax-weighted sum
-of candidate FLOPs, with Eq. (1)'s and Eq. (2)'s weights.
+:func:`build_flops_table` gives the :class:`~.cost_table.CostTable` of
+paper-convention FLOPs of every candidate at one input size, built once
+(candidates are instantiated on the ``meta`` device, so no weights are copied
+and no real activations are computed); its :meth:`CostTable.predict` is the
+differentiable ``FLOPs_pred(alpha, beta)`` of §3.3.2.
 """
-from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .arch_spec import ArchSpec
-from .attention_space import attention_weights
 from .candidates import NUM_ATTENTIONS
+from .cost_table import CostTable
 
 
 def _conv_flops(m: nn.Conv2d, inputs, output) -> int:
@@ -130,54 +128,8 @@ def count_complete_flops(model: nn.Module,
     return int(info['flops']), int(info['params'])
 
 
-@dataclass
-class FlopsTable:
-    """Paper-convention FLOPs of every candidate at one input size.
-
-    Attributes:
-        input_size: (H, W) the table was built for.
-        fixed: FLOPs of everything that is not searched.
-        backbone: (17, 6) FLOPs of op j at block i, or None if not searched.
-        attention: (13,) FLOPs of Att1-Att13 on the head's feature, or None.
-        num_layers: Attention layers in the searched head.
-        attention_scale: Multiplies the attention term of FLOPs_pred; 1 is the
-            paper's weighted sum (Eq. 2's weights sum to one over all layers).
-    """
-    input_size: Tuple[int, int]
-    fixed: float
-    backbone: Optional[torch.Tensor] = None
-    attention: Optional[torch.Tensor] = None
-    num_layers: int = 0
-    attention_scale: float = 1.0
-
-    def predict(self, alpha: Optional[torch.Tensor],
-                beta: Optional[torch.Tensor]) -> torch.Tensor:
-        """FLOPs_pred(alpha, beta) (§3.3.2), differentiable in both."""
-        ref = alpha if alpha is not None else beta
-        total = torch.tensor(self.fixed, dtype=torch.float32,
-                             device=None if ref is None else ref.device)
-        if self.backbone is not None:
-            table = self.backbone.to(alpha.device)
-            total = total + (alpha.softmax(-1) * table).sum()
-        if self.attention is not None:
-            table = self.attention.to(beta.device)
-            total = total + self.attention_scale * (
-                attention_weights(beta) * table).sum()
-        return total
-
-    def network_flops(self, spec: ArchSpec) -> float:
-        """Paper FLOPs of the fixed network ``spec`` describes."""
-        total = float(self.fixed)
-        if self.backbone is not None:
-            if spec.backbone is None:
-                raise ValueError('spec: has no backbone code but the backbone'
-                                 ' is searched')
-            total += sum(float(self.backbone[i, op - 1])
-                         for i, op in enumerate(spec.backbone))
-        if self.attention is not None:
-            total += sum(float(self.attention[a - 1])
-                         for layer in spec.attention for a in layer)
-        return total
+# The FLOPs instance of the cost table (unit 'FLOPs').
+FlopsTable = CostTable
 
 
 def _features_meta(shapes: List[torch.Size]) -> List[torch.Tensor]:
@@ -186,13 +138,27 @@ def _features_meta(shapes: List[torch.Size]) -> List[torch.Tensor]:
 
 def build_flops_table(segmentor: nn.Module,
                       input_size: Tuple[int, int] = (1024, 2048),
-                      attention_scale: float = 1.0) -> FlopsTable:
-    """The :class:`FlopsTable` of an ``EncoderDecoder`` at ``input_size``.
+                      attention_scale: float = 1.0) -> CostTable:
+    """The FLOPs :class:`CostTable` of an ``EncoderDecoder`` at ``input_size``.
 
     Searched parts are priced per candidate on the meta device; fixed parts
     (stem, a fixed backbone, head projection, classifier, or any non-AttNAS
-    MMSeg head such as ``ASPPHead``) are counted once.
+    MMSeg head such as ``ASPPHead``) are counted once, run for real on zeros
+    in eval mode under ``no_grad``: BN running statistics, dropout and the
+    random-number state are left exactly as they were (a resumed search must
+    not differ from an uninterrupted one).
     """
+    was_training = segmentor.training
+    segmentor.eval()
+    try:
+        with torch.no_grad():
+            return _build_flops_table(segmentor, input_size, attention_scale)
+    finally:
+        segmentor.train(was_training)
+
+
+def _build_flops_table(segmentor: nn.Module, input_size: Tuple[int, int],
+                       attention_scale: float) -> CostTable:
     backbone, head = segmentor.backbone, segmentor.decode_head
     h, w = input_size
     device = next(segmentor.parameters()).device   # fixed parts run for real
@@ -201,8 +167,7 @@ def build_flops_table(segmentor: nn.Module,
     bb_table = None
     if getattr(backbone, 'searching', False):
         fixed += count_paper_flops(backbone.conv1, image)
-        with torch.no_grad():
-            x_shape = backbone.conv1(image).shape
+        x_shape = backbone.conv1(image).shape
         bb_table = torch.zeros(len(backbone.block_settings), len(backbone.ops))
         feats, block = [], 0
         for stage, name in enumerate(backbone.layers):
@@ -218,22 +183,20 @@ def build_flops_table(segmentor: nn.Module,
         features = _features_meta(feats)
     else:
         fixed += count_paper_flops(backbone, image)
-        with torch.no_grad():
-            outs = backbone(image)
+        outs = backbone(image)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         features = _features_meta([o.shape for o in outs])
 
     if not hasattr(head, 'attention'):   # any other MMSeg head: all fixed
         fixed += count_paper_flops(
             head, [torch.zeros(f.shape, device=device) for f in features])
-        return FlopsTable(input_size=(h, w), fixed=float(fixed),
-                          backbone=bb_table)
+        return CostTable(input_size=(h, w), fixed=float(fixed),
+                         backbone=bb_table)
     feature = head._transform_inputs(features)
     real = torch.zeros(feature.shape, device=device)
     if head.in_proj is not None:
         fixed += count_paper_flops(head.in_proj, real)
-        with torch.no_grad():
-            real = head.in_proj(real)
+        real = head.in_proj(real)
     att_table = None
     if head.searching:
         att_table = torch.tensor([
@@ -245,10 +208,9 @@ def build_flops_table(segmentor: nn.Module,
         fixed += count_paper_flops(head.attention, real)
     if head.bottleneck is not None:
         fixed += count_paper_flops(head.bottleneck, real)
-        with torch.no_grad():
-            real = head.bottleneck(real)
+        real = head.bottleneck(real)
     fixed += count_paper_flops(head.conv_seg, real)
-    return FlopsTable(
+    return CostTable(
         input_size=(h, w), fixed=float(fixed), backbone=bb_table,
         attention=att_table,
         num_layers=head.attention.num_layers if head.searching else 0,

@@ -1,5 +1,5 @@
 """Eq. (1): a backbone block as a softmax(alpha)-weighted mixture of its ops."""
-from typing import Iterable
+from typing import Iterable, Optional
 
 import torch
 import torch.nn as nn
@@ -8,13 +8,20 @@ import torch.nn as nn
 class MixedOp(nn.ModuleList):
     """The candidate ops of one block, run in parallel and mixed.
 
-    ``x_i = sum_j softmax(alpha_i)_j * Op_j(x_{i-1})`` (Eq. 1). The weights
-    are computed once per forward by the owner of ``alpha`` and passed in.
+    ``x_i = sum_j w_j * Op_j(x_{i-1})`` with ``w = softmax(alpha_i)`` (Eq. 1).
+    The weights are computed once per forward by the owner of ``alpha`` (in
+    the search mode it chose, :mod:`.search_modes`) and passed in; a
+    sampled-path mode also passes the op it sampled, and only that op runs.
     """
 
     def __init__(self, ops: Iterable[nn.Module]) -> None:
         super().__init__(ops)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """x: (B, C_in, H, W); weights: (num_ops,) summing to one."""
+    def forward(self, x: torch.Tensor, weights: torch.Tensor,
+                active: Optional[int] = None) -> torch.Tensor:
+        """x: (B, C_in, H, W); weights: (num_ops,); active: the one op to run
+        (its weight is 1 in value, straight-through in gradient), or None to
+        run all."""
+        if active is not None:
+            return weights[active] * self[active](x)
         return sum(w * op(x) for w, op in zip(weights, self))

@@ -113,6 +113,8 @@ def test_flops_term_lowers_flops_pred(tiny_cityscapes, tmp_path):
                                     warmup_epochs=1, flops_weight=100.0))
     runner.train()
     hook = hook_of(runner)
+    # the hook prices the derived network (a step function of alpha/beta)
+    # with the expected cost's gradient: the expected cost must fall
     pred0 = float(hook.flops_table.predict(hook._alpha, hook._beta))
     for _ in range(3):
         hook.arch_step(runner)
@@ -126,6 +128,15 @@ def test_flops_term_lowers_flops_pred(tiny_cityscapes, tmp_path):
     (dict(flops_loss_mode='square'), 'flops_loss_mode'),
     (dict(warmup_epochs=-1), 'warmup_epochs'),
     (dict(interval=0), 'interval'),
+    (dict(flops_target=float('inf')), 'flops_target'),
+    (dict(flops_target=float('nan')), 'flops_target'),
+    (dict(flops_target=True), 'flops_target'),
+    (dict(flops_pricing='median'), 'flops_pricing'),
+    (dict(topk=True), 'topk'),
+    (dict(latency_target=10.0), 'latency_lut'),
+    (dict(latency_lut='lut.json'), 'latency_target'),
+    (dict(gumbel_tau=(1.0, 0.0)), 'gumbel_tau'),
+    (dict(gumbel_tau=2.0), 'gumbel_tau'),
 ])
 def test_bad_hook_arguments(kwargs, field):
     args = dict(arch_dataloader=dict())
@@ -140,3 +151,59 @@ def test_unkeyed_scheduler_is_refused(tiny_cityscapes, tmp_path):
                                   by_epoch=True)
     with pytest.raises(ValueError, match='param_scheduler'):
         make_runner(cfg).train()
+
+
+@pytest.mark.parametrize('change,field', [
+    (lambda cfg: cfg['custom_hooks'][0].update(topk=27), 'topk'),
+    (lambda cfg: cfg['custom_hooks'][0]['arch_dataloader'].update(
+        batch_size=100, drop_last=True), 'arch_dataloader'),
+])
+def test_bad_search_setups_fail_before_training(tiny_cityscapes, tmp_path,
+                                                change, field):
+    cfg = search_cfg(tiny_cityscapes, tmp_path, max_epochs=1)
+    change(cfg)
+    runner = make_runner(cfg)
+    with pytest.raises(ValueError, match=field):
+        runner.train()
+    assert runner.iter == 0
+
+
+def random_search_cfg(root, work_dir, search_mode):
+    """A search with random augmentation and dropout, in ``search_mode``."""
+    cfg = search_cfg(root, work_dir, max_epochs=2, warmup_epochs=1)
+    for loader in (cfg['train_dataloader'],
+                   cfg['custom_hooks'][0]['arch_dataloader']):
+        pipeline = loader['dataset']['dataset']['pipeline']
+        pipeline.insert(-1, dict(type='RandomFlip', prob=0.5))
+    cfg['model']['decode_head']['dropout_ratio'] = 0.1
+    cfg['model']['backbone']['search_mode'] = search_mode
+    cfg['model']['decode_head']['search_mode'] = search_mode
+    return cfg
+
+
+@pytest.mark.parametrize('search_mode', ['darts', 'gumbel'])
+def test_same_seed_same_search(tiny_cityscapes, tmp_path, search_mode):
+    results = []
+    for run in ('a', 'b'):
+        runner = make_runner(random_search_cfg(
+            tiny_cityscapes, tmp_path / run, search_mode))
+        before = arch_state(runner)
+        runner.train()
+        after = arch_state(runner)
+        assert all(not torch.equal(before[n], after[n]) for n in before)
+        results.append(after)
+    for name in results[0]:
+        assert torch.equal(results[0][name], results[1][name]), name
+
+
+def test_gumbel_search_anneals_tau_and_logs(tiny_cityscapes, tmp_path):
+    cfg = random_search_cfg(tiny_cityscapes, tmp_path, 'gumbel')
+    cfg['custom_hooks'][0]['gumbel_tau'] = (4.0, 1.0)
+    runner = make_runner(cfg)
+    runner.train()
+    hook = hook_of(runner)
+    assert hook.arch_steps == 2
+    # 4 iterations, 2 of warm-up: the last arch step ends the annealing
+    tau = runner.model.backbone.tau
+    assert tau == pytest.approx(1.0)
+    assert runner.model.decode_head.attention.tau == tau

@@ -111,12 +111,15 @@ def test_flops_pred_is_differentiable_and_weighted():
 
 def test_flops_loss_modes_and_errors():
     pred = torch.tensor(20.0)
-    assert float(flops_loss(pred, 40.0)) == pytest.approx(-0.5)
+    assert float(flops_loss(pred, 40.0, 'eq4_signed')) == pytest.approx(-0.5)
+    assert float(flops_loss(pred, 40.0)) == pytest.approx(0.5)   # abs default
     assert float(flops_loss(pred, 40.0, 'abs')) == pytest.approx(0.5)
     assert float(flops_loss(pred, 40.0, 'hinge')) == 0
     assert float(flops_loss(torch.tensor(50.), 40.0, 'hinge')) == \
         pytest.approx(0.25)
     with pytest.raises(ValueError, match='flops_target'):
         flops_loss(pred, 0)
+    with pytest.raises(ValueError, match='flops_target'):
+        flops_loss(pred, float('inf'))
     with pytest.raises(ValueError, match='mode'):
         flops_loss(pred, 1.0, 'square')

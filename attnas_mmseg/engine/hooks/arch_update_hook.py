@@ -9,6 +9,15 @@ batch of the *arch* half and updates (alpha, beta) (Adam) on
 first-order, as DARTS' first-order approximation. No arch step is made during
 the first ``warmup_epochs`` (or ``warmup_iters``) (§4.2: 30 epochs).
 
+Beyond the paper, and the defaults because they make a target a target
+(``docs/design.md``): ``L_flops`` is ``|Eq. 4|`` (``flops_loss_mode='abs'``;
+``'eq4_signed'`` is Eq. (4) as printed) and FLOPs_pred prices the network
+that would be derived now (``flops_pricing='derived'``: argmax ops and the
+top-k attentions, straight-through gradient; ``'expected'`` is the paper's
+softmax average). A latency cost (a :class:`CostTable` in ms from a latency
+lookup table, ``tools/build_latency_lut.py``) can replace or join the FLOPs
+cost in Eq. (3), with its own target and weight.
+
 Gradients never leak between the two sets: the arch gradient is taken with
 ``torch.autograd.grad`` with respect to alpha/beta only (weights' ``.grad``
 untouched), the weight step clears the alpha/beta gradients its backward made
@@ -16,6 +25,7 @@ untouched), the weight step clears the alpha/beta gradients its backward made
 averaged across ranks explicitly, so alpha/beta stay identical everywhere.
 """
 import json
+import math
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
@@ -29,9 +39,21 @@ from mmseg.registry import HOOKS
 from ...search.arch_params import named_arch_parameters
 from ...search.attention_space import attention_weights
 from ...search.derive import derive_attention, derive_backbone
-from ...search.flops import FlopsTable, build_flops_table
+from ...search.cost_table import PRICINGS, CostTable
+from ...search.flops import build_flops_table
 from ...search.flops_loss import FLOPS_LOSS_MODES, flops_loss
 from ..optimizers.search_optim_wrapper import ARCH, SearchOptimWrapperDict
+
+
+def _check_number(name: str, value, bound: str) -> None:
+    """A finite real number, > 0 (``bound='gt0'``) or >= 0 (``'ge0'``)."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) \
+        and math.isfinite(value) and (value > 0 if bound == 'gt0' else
+                                      value >= 0)
+    if not ok:
+        raise ValueError(f'{name} must be a finite number '
+                         f'{"> 0" if bound == "gt0" else ">= 0"}, got '
+                         f'{value!r}')
 
 
 def _entropy(probs: torch.Tensor) -> float:
@@ -51,11 +73,27 @@ class ArchUpdateHook(Hook):
         flops_target: FLOPs_target of Eq. (4), in G (1e9 multiply-adds,
             paper convention) at ``flops_input_size``. > 0.
         flops_weight: lambda of Eq. (3). >= 0.
-        flops_loss_mode: 'signed' (Eq. 4 as printed), 'abs' or 'hinge'.
+        flops_loss_mode: 'abs' (default: pulled to the target from both
+            sides), 'hinge' (only exceeding it is penalised) or 'eq4_signed'
+            (Eq. 4 as printed: always pushes FLOPs down).
+        flops_pricing: 'derived' (default: FLOPs_pred is the FLOPs of the
+            network derived now, top-k attentions included, with a
+            straight-through gradient) or 'expected' (the paper's
+            softmax-weighted average, :class:`CostTable`).
         flops_input_size: (H, W) at which FLOPs are predicted (the paper's
             1024x2048), independent of the search crop.
-        attention_flops_scale: Multiplies the attention term of FLOPs_pred
-            (1: the paper's weighted sum).
+        attention_flops_scale: Multiplies the attention term of the
+            'expected' FLOPs_pred (1: the paper's weighted sum).
+        latency_lut: Path of a latency lookup table (JSON of
+            ``tools/build_latency_lut.py``) for this search space; None: no
+            latency cost.
+        latency_target: Target latency (ms) of the derived network; required
+            with ``latency_lut``.
+        latency_weight: Weight of the latency term in Eq. (3) (>= 0); set
+            ``flops_weight=0`` to search against latency only.
+        gumbel_tau: (start, end) temperature of a ``search_mode='gumbel'``
+            backbone/head, annealed linearly over the arch steps' share of
+            training; None leaves the modules' ``tau``.
         warmup_epochs: Epochs without arch steps (epoch-based loops).
         warmup_iters: Iterations without arch steps (any loop).
         interval: Make an arch step every ``interval`` weight iterations.
@@ -69,30 +107,55 @@ class ArchUpdateHook(Hook):
                  arch_dataloader: Optional[dict] = None,
                  flops_target: float = 30.0,
                  flops_weight: float = 0.1,
-                 flops_loss_mode: str = 'signed',
+                 flops_loss_mode: str = 'abs',
+                 flops_pricing: str = 'derived',
                  flops_input_size: Sequence[int] = (1024, 2048),
                  attention_flops_scale: float = 1.0,
+                 latency_lut: Optional[str] = None,
+                 latency_target: Optional[float] = None,
+                 latency_weight: float = 0.0,
+                 gumbel_tau: Optional[Sequence[float]] = None,
                  warmup_epochs: int = 0,
                  warmup_iters: int = 0,
                  interval: int = 1,
                  topk: int = 4,
                  log_interval: int = 10) -> None:
-        if not flops_target > 0:
-            raise ValueError(f'flops_target must be > 0 (G), got '
-                             f'{flops_target}')
-        if not flops_weight >= 0:
-            raise ValueError(f'flops_weight (lambda) must be >= 0, got '
-                             f'{flops_weight}')
+        for name, value, low in (('flops_target', flops_target, 'gt0'),
+                                 ('flops_weight', flops_weight, 'ge0'),
+                                 ('latency_weight', latency_weight, 'ge0'),
+                                 ('attention_flops_scale',
+                                  attention_flops_scale, 'gt0')):
+            _check_number(name, value, low)
+        if flops_pricing not in PRICINGS:
+            raise ValueError(f'flops_pricing must be one of {PRICINGS}, got '
+                             f'{flops_pricing!r}')
+        if latency_lut is not None:
+            if latency_target is None:
+                raise ValueError('latency_target: required (ms) with '
+                                 'latency_lut')
+            _check_number('latency_target', latency_target, 'gt0')
+        elif latency_target is not None or latency_weight:
+            raise ValueError('latency_lut: latency_target/latency_weight '
+                             'need a latency lookup table (latency_lut)')
+        if gumbel_tau is not None:
+            if not isinstance(gumbel_tau, (list, tuple)) or \
+                    len(gumbel_tau) != 2:
+                raise ValueError('gumbel_tau must be (start, end), got '
+                                 f'{gumbel_tau!r}')
+            for value in gumbel_tau:
+                _check_number('gumbel_tau', value, 'gt0')
         if flops_loss_mode not in FLOPS_LOSS_MODES:
             raise ValueError(f'flops_loss_mode must be one of '
                              f'{FLOPS_LOSS_MODES}, got {flops_loss_mode!r}')
         for name, value in (('warmup_epochs', warmup_epochs),
                             ('warmup_iters', warmup_iters)):
-            if not isinstance(value, int) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    value < 0:
                 raise ValueError(f'{name} must be an int >= 0, got {value!r}')
         for name, value in (('interval', interval), ('topk', topk),
                             ('log_interval', log_interval)):
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    value < 1:
                 raise ValueError(f'{name} must be an int >= 1, got {value!r}')
         if len(flops_input_size) != 2:
             raise ValueError('flops_input_size must be (H, W), got '
@@ -102,13 +165,21 @@ class ArchUpdateHook(Hook):
         self.flops_weight = float(flops_weight)
         self.flops_loss_mode = flops_loss_mode
         self.flops_input_size = tuple(int(s) for s in flops_input_size)
+        self.flops_pricing = flops_pricing
         self.attention_flops_scale = float(attention_flops_scale)
+        self.latency_lut = latency_lut
+        self.latency_target = None if latency_target is None else float(
+            latency_target)
+        self.latency_weight = float(latency_weight)
+        self.gumbel_tau = None if gumbel_tau is None else tuple(
+            float(t) for t in gumbel_tau)
         self.warmup_epochs = warmup_epochs
         self.warmup_iters = warmup_iters
         self.interval = interval
         self.topk = topk
         self.log_interval = log_interval
-        self.flops_table: Optional[FlopsTable] = None
+        self.flops_table: Optional[CostTable] = None
+        self.latency_table: Optional[CostTable] = None
         self.arch_steps = 0
         self._arch_epoch = 0
         self._arch_batch = 0
@@ -124,11 +195,17 @@ class ArchUpdateHook(Hook):
                 f'{type(runner.optim_wrapper).__name__}')
         scheduler_cfg = runner.cfg.get('param_scheduler')
         if scheduler_cfg and (not isinstance(scheduler_cfg, dict)
-                              or 'type' in scheduler_cfg):
+                              or 'type' in scheduler_cfg
+                              or set(scheduler_cfg) != set(
+                                  runner.optim_wrapper.keys())):
             raise ValueError(
-                'param_scheduler: key it by optimiser name, e.g. '
+                'param_scheduler: key it by optimiser name, one key per '
+                f'optimiser {sorted(runner.optim_wrapper.keys())}, e.g. '
                 'dict(weight=[dict(type="PolyLR", ...)], arch=[]); an '
-                'unkeyed scheduler would also decay the arch optimiser')
+                'unkeyed scheduler would also decay the arch optimiser; got '
+                + (f'keys {sorted(scheduler_cfg)}' if isinstance(
+                    scheduler_cfg, dict) and 'type' not in scheduler_cfg
+                   else repr(scheduler_cfg)))
         if (isinstance(runner.train_loop, IterBasedTrainLoop)
                 and self.warmup_epochs):
             raise ValueError('warmup_epochs: the train loop is iteration-'
@@ -142,8 +219,19 @@ class ArchUpdateHook(Hook):
         if self._beta is None:
             raise ValueError('model: the decode head must be an AttNASHead '
                              'in search mode (arch=None) to search')
+        if self.topk > self._beta.numel():
+            raise ValueError(
+                f'topk must be in 1..{self._beta.numel()} (the attention '
+                f'candidates of all {self._beta.shape[0]} layers), got '
+                f'{self.topk}')
+        self._searchables = [m for m in (model.backbone, model.decode_head)
+                             if getattr(m, 'searching', False)]
+        self._check_sampling(runner)
         self.flops_table = build_flops_table(
             model, self.flops_input_size, self.attention_flops_scale)
+        if self.latency_lut is not None:
+            from ...search.latency import load_latency_table
+            self.latency_table = load_latency_table(self.latency_lut, model)
         loader_cfg = self.arch_dataloader_cfg or runner.cfg.get(
             'arch_dataloader')
         if not loader_cfg:
@@ -160,6 +248,11 @@ class ArchUpdateHook(Hook):
                              f"{sampler.get('type')!r}")
         loader_cfg['sampler'] = sampler
         self._loader = runner.build_dataloader(loader_cfg, seed=runner.seed)
+        if len(self._loader) == 0:
+            raise ValueError(
+                'arch_dataloader: the arch half of the search data yields no '
+                f'batch ({len(self._loader.dataset)} samples, batch size '
+                f'{self._loader.batch_size}); give it at least one batch')
         self._start_epoch(skip_batches=self._arch_batch)
         runner.logger.info(
             f'ArchUpdateHook: FLOPs table at {self.flops_input_size}: fixed '
@@ -168,6 +261,30 @@ class ArchUpdateHook(Hook):
             f'L_flops {self.flops_loss_mode}; {len(self._loader)} arch '
             f'batches per arch epoch; warm-up {self.warmup_epochs} epochs / '
             f'{self.warmup_iters} iters')
+
+    def _check_sampling(self, runner: Runner) -> None:
+        head = self._model(runner).decode_head
+        if getattr(head.attention, 'search_mode', 'darts') == 'gumbel' and \
+                head.attention.sample_topk != self.topk:
+            runner.logger.warning(
+                f'ArchUpdateHook: the head samples sample_topk='
+                f'{head.attention.sample_topk} attentions per step but '
+                f'topk={self.topk} are derived; the sampled networks are '
+                'not those the search derives')
+
+    def _set_tau(self, runner: Runner) -> None:
+        """Anneal the Gumbel temperature linearly over the search phase."""
+        if self.gumbel_tau is None:
+            return
+        start = max(self.warmup_iters, self.warmup_epochs * len(
+            runner.train_dataloader))
+        span = max(runner.max_iters - 1 - start, 1)   # end at the last
+        progress = min(max((runner.iter - start) / span, 0.0), 1.0)
+        tau = self.gumbel_tau[0] + progress * (self.gumbel_tau[1] -
+                                               self.gumbel_tau[0])
+        for module in self._searchables:
+            target = getattr(module, 'attention', module)
+            target.tau = tau
 
     @staticmethod
     def _model(runner: Runner):
@@ -208,13 +325,24 @@ class ArchUpdateHook(Hook):
         model = self._model(runner)
         names = list(self._arch_params)
         params = [self._arch_params[n] for n in names]
+        self._set_tau(runner)
         data = model.data_preprocessor(self._next_batch(), True)
         losses = model._run_forward(data, mode='loss')
         ce, _ = model.parse_losses(losses)
-        flops_pred = self.flops_table.predict(self._alpha, self._beta)
+        flops_pred = self.flops_table.predict(
+            self._alpha, self._beta, self.flops_pricing, self.topk)
         l_flops = flops_loss(flops_pred, self.flops_target * 1e9,
                              self.flops_loss_mode)
         loss = ce + self.flops_weight * l_flops
+        extra = {}
+        if self.latency_table is not None:
+            latency_pred = self.latency_table.predict(
+                self._alpha, self._beta, self.flops_pricing, self.topk)
+            l_latency = flops_loss(latency_pred, self.latency_target,
+                                   self.flops_loss_mode)
+            loss = loss + self.latency_weight * l_latency
+            extra = dict(loss_latency=float(l_latency.detach()),
+                         latency_pred_ms=float(latency_pred.detach()))
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         world = get_world_size()
         for p, g in zip(params, grads):
@@ -226,8 +354,8 @@ class ArchUpdateHook(Hook):
         arch_wrapper.step()
         arch_wrapper.zero_grad()
         self.arch_steps += 1
-        stats = self._log(runner, float(ce), float(l_flops),
-                          float(flops_pred) / 1e9)
+        stats = self._log(runner, float(ce.detach()), float(l_flops.detach()),
+                          float(flops_pred.detach()) / 1e9, extra)
         return stats
 
     # ----------------------------------------------------------- logging
@@ -242,10 +370,10 @@ class ArchUpdateHook(Hook):
         return dict(arch=str(spec))
 
     def _log(self, runner: Runner, ce: float, l_flops: float,
-             flops_g: float) -> Dict[str, float]:
+             flops_g: float, extra: Dict[str, float]) -> Dict[str, float]:
         beta_w = attention_weights(self._beta.detach())
         stats = dict(arch_ce=ce, loss_flops=l_flops, flops_pred_G=flops_g,
-                     entropy_beta=_entropy(beta_w.flatten()))
+                     entropy_beta=_entropy(beta_w.flatten()), **extra)
         if self._alpha is not None:
             stats['entropy_alpha'] = _entropy(self._alpha.detach().softmax(-1))
         for key, value in stats.items():
@@ -255,7 +383,11 @@ class ArchUpdateHook(Hook):
             runner.logger.info(
                 f'arch step {self.arch_steps} (iter {runner.iter + 1}): '
                 f'CE {ce:.4f}  L_flops {l_flops:+.4f}  FLOPs_pred '
-                f'{flops_g:.2f}G  H(alpha) {stats.get("entropy_alpha", 0):.3f}'
+                f'{flops_g:.2f}G ({self.flops_pricing}, target '
+                f'{self.flops_target:g}G)'
+                + (f'  latency_pred {extra["latency_pred_ms"]:.2f}ms'
+                   if extra else '') +
+                f'  H(alpha) {stats.get("entropy_alpha", 0):.3f}'
                 f'  H(beta) {stats["entropy_beta"]:.3f}  {arch}')
             if is_main_process():
                 record = dict(

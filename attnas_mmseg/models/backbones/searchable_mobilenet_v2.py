@@ -15,6 +15,8 @@ from ...search.arch_spec import ArchSpec
 from ...search.candidates import (DEFAULT_OP_ORDER, NUM_BLOCKS, NUM_OPS,
                                   backbone_ops)
 from ...search.mixed_op import MixedOp
+from ...search.search_modes import (check_search_mode, check_tau,
+                                    gumbel_one_hot)
 
 
 @MODELS.register_module()
@@ -32,13 +34,18 @@ class SearchableMobileNetV2(BaseModule):
 
     * **Search mode** (``arch=None``): every block is a :class:`MixedOp` of its
       six ops mixed by ``softmax(alpha[i])`` (Eq. 1); ``alpha`` is a (17, 6)
-      parameter, returned by :meth:`arch_parameters`.
+      parameter, returned by :meth:`arch_parameters`. With
+      ``search_mode='gumbel'`` each block instead runs one op sampled from
+      ``softmax(alpha[i])`` (straight-through gradient; the argmax op in eval
+      mode), see :mod:`attnas_mmseg.search.search_modes`.
     * **Fixed mode** (``arch`` = 17 op indices, an ``'mv2(...)'`` string or an
       :class:`ArchSpec`): only the chosen op of each block is built; no
       ``alpha``, no mixture overhead.
 
     Args:
         arch: None to search, or the derived op index of each block.
+        search_mode: 'darts' (Eq. 1, the default) or 'gumbel' (sampled path).
+        tau: Gumbel-softmax temperature ('gumbel'; the hook may anneal it).
         op_order: Key of ``BACKBONE_OP_ORDERS``: the op-index order.
         widen_factor: Width multiplier, as in MobileNetV2.
         strides: Stride of the first block of each of the 7 stages.
@@ -57,6 +64,8 @@ class SearchableMobileNetV2(BaseModule):
 
     def __init__(self,
                  arch: Union[None, str, Sequence[int], ArchSpec] = None,
+                 search_mode: str = 'darts',
+                 tau: float = 1.0,
                  op_order: str = DEFAULT_OP_ORDER,
                  widen_factor: float = 1.,
                  strides: Sequence[int] = (1, 2, 2, 2, 1, 2, 1),
@@ -95,6 +104,8 @@ class SearchableMobileNetV2(BaseModule):
                               act_cfg=act_cfg, with_cp=with_cp)
         self.arch = self._parse_arch(arch)
         self.searching = self.arch is None
+        self.search_mode = check_search_mode(search_mode)
+        self.tau = check_tau(tau)
 
         stem_channels = make_divisible(32 * widen_factor, 8)
         self.conv1 = ConvModule(3, stem_channels, 3, stride=2, padding=1,
@@ -161,12 +172,18 @@ class SearchableMobileNetV2(BaseModule):
     def forward(self, x: torch.Tensor):
         """x: (B, 3, H, W) -> tuple of the ``out_indices`` stage outputs."""
         x = self.conv1(x)
-        weights = self.alpha.softmax(-1) if self.searching else None
+        weights, active = None, [None] * len(self.block_settings)
+        if self.searching and self.search_mode == 'gumbel':
+            weights, active = gumbel_one_hot(self.alpha, self.tau,
+                                             self.training)
+        elif self.searching:
+            weights = self.alpha.softmax(-1)
         outs = []
         block = 0
         for stage, name in enumerate(self.layers):
             for op in getattr(self, name):
-                x = op(x, weights[block]) if self.searching else op(x)
+                x = op(x, weights[block], active[block]) if self.searching \
+                    else op(x)
                 block += 1
             if stage in self.out_indices:
                 outs.append(x)

@@ -37,6 +37,11 @@ class AttNASHead(BaseDecodeHead):
         attention_channels: Width of the attention layers.
         sa_projection: Learned query/key/value projections in Att11/Att12
             (default False, as Table 1-2 support).
+        search_mode: 'darts' (Eq. 2, the default) or 'gumbel' (sampled
+            top-k cells, :mod:`attnas_mmseg.search.search_modes`).
+        sample_topk: Cells sampled per step in 'gumbel' mode (default 4, the
+            derived head's top-k).
+        tau: Gumbel-softmax temperature ('gumbel').
         **kwargs: ``BaseDecodeHead``'s arguments (in_channels, channels,
             num_classes, in_index, norm_cfg, align_corners, losses, ...).
     """
@@ -48,6 +53,9 @@ class AttNASHead(BaseDecodeHead):
                  combine: str = 'sum',
                  attention_channels: Optional[int] = None,
                  sa_projection: bool = False,
+                 search_mode: str = 'darts',
+                 sample_topk: int = 4,
+                 tau: float = 1.0,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if arch is not None:
@@ -61,8 +69,10 @@ class AttNASHead(BaseDecodeHead):
                                       act_cfg=self.act_cfg)
         self.attention = AttentionLayers(
             width, num_layers=num_layers, arch=arch, combine=combine,
-            sa_projection=sa_projection, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
-            act_cfg=self.act_cfg, align_corners=self.align_corners)
+            sa_projection=sa_projection, search_mode=search_mode,
+            sample_topk=sample_topk, tau=tau, conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
+            align_corners=self.align_corners)
         self.bottleneck: Optional[nn.Module] = None
         if self.channels != width:
             self.bottleneck = ConvModule(width, self.channels, 3, padding=1,
