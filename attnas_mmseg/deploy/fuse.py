@@ -4,9 +4,9 @@ In eval mode a BN after a convolution is an affine map per channel, so it can
 be folded into that convolution's weight and bias (mmcv's ``fuse_conv_bn``,
 what MMDetection's and MMSeg's users pass ``--fuse-conv-bn`` for). The output
 is unchanged up to float rounding; eager PyTorch then runs one kernel instead
-of two and skips a full read and write of the activation. onnxruntime already
-folds BN when it loads a graph, so fusing matters for eager PyTorch and for
-what a latency table prices (``docs/latency.md``).
+of two and skips a full read and write of the activation. torch's ONNX
+exporter (eval mode) and onnxruntime fold BN on their own, so folding matters
+for eager PyTorch and for what a latency table prices (``docs/latency.md``).
 """
 import copy
 

@@ -111,6 +111,16 @@ def test_tool_exports_and_refuses_overwrite(tmp_path, capsys):
     tool = _tool()
     tool.main(args)
     assert out.is_file()
-    assert 'max abs diff' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # BN folded by default, checked against the unfused PyTorch model
+    assert 'BN folded, 0 left' in printed
+    assert 'vs PyTorch (unfused): max abs diff' in printed
     with pytest.raises(SystemExit, match='exists'):
         tool.main(args)
+    tool.main(args + ['--overwrite', '--no-fuse-conv-bn'])
+    assert 'BN not folded' in capsys.readouterr().out
+    unfused = [n.op_type for n in onnx.load(str(out)).graph.node]
+    tool.main(args + ['--overwrite'])
+    fused = [n.op_type for n in onnx.load(str(out)).graph.node]
+    # torch's exporter folds eval-mode BN too: both graphs are BN-free
+    assert 'BatchNormalization' not in fused + unfused
