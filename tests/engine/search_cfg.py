@@ -2,17 +2,21 @@
 from .._builders import segmentor_cfg
 
 
-def pipeline(size=(64, 128)):
-    # deterministic on purpose: resume and DDP tests compare exact values
+def pipeline(size=(64, 128), augment=False):
+    """Deterministic unless ``augment``: then a random flip (numpy's generator)
+    and a photometric distortion, as the shipped search pipelines have."""
+    random_steps = [dict(type='RandomFlip', prob=0.5),
+                    dict(type='PhotoMetricDistortion')] if augment else []
     return [
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations'),
         dict(type='Resize', scale=(size[1], size[0]), keep_ratio=False),
+        *random_steps,
         dict(type='PackSegInputs'),
     ]
 
 
-def half(root, part, batch_size=2, shuffle=True):
+def half(root, part, batch_size=2, shuffle=True, augment=False):
     return dict(
         batch_size=batch_size, num_workers=0, persistent_workers=False,
         sampler=dict(type='DefaultSampler', shuffle=shuffle),
@@ -22,27 +26,32 @@ def half(root, part, batch_size=2, shuffle=True):
                 type='CityscapesDataset', data_root=str(root),
                 data_prefix=dict(img_path='leftImg8bit/train',
                                  seg_map_path='gtFine/train'),
-                pipeline=pipeline())))
+                pipeline=pipeline(augment=augment))))
 
 
 def search_cfg(root, work_dir, max_epochs=2, warmup_epochs=1,
                flops_weight=0.1, flops_target=0.01, checkpoint_interval=1,
                launcher='none', schedule_epochs=None, arch_batch_size=2,
+               augment=False, dropout_ratio=0.0, random_state_hook=True,
                **hook_kwargs):
+    """``augment``/``dropout_ratio`` switch on the randomness of the shipped
+    search configs; ``random_state_hook`` adds their ``RandomStateHook``."""
     hook = dict(type='ArchUpdateHook',
-                arch_dataloader=half(root, 'arch', arch_batch_size),
+                arch_dataloader=half(root, 'arch', arch_batch_size,
+                                     augment=augment),
                 flops_target=flops_target, flops_weight=flops_weight,
                 flops_input_size=(64, 128), warmup_epochs=warmup_epochs,
                 log_interval=1)
     hook.update(hook_kwargs)
-    model = segmentor_cfg(num_classes=19, channels=32)
+    model = segmentor_cfg(num_classes=19, channels=32,
+                          dropout_ratio=dropout_ratio)
     return dict(
         default_scope='mmseg',
         custom_imports=dict(imports=['attnas_mmseg'],
                             allow_failed_imports=False),
         work_dir=str(work_dir),
         model=model,
-        train_dataloader=half(root, 'weight'),
+        train_dataloader=half(root, 'weight', augment=augment),
         train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=max_epochs),
         optim_wrapper=dict(
             constructor='AttNASOptimWrapperConstructor',
@@ -63,7 +72,8 @@ def search_cfg(root, work_dir, max_epochs=2, warmup_epochs=1,
             checkpoint=dict(type='CheckpointHook', by_epoch=True,
                             interval=checkpoint_interval),
             sampler_seed=dict(type='DistSamplerSeedHook')),
-        custom_hooks=[hook],
+        custom_hooks=[hook] + ([dict(type='RandomStateHook')]
+                               if random_state_hook else []),
         env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),
                      mp_cfg=dict(mp_start_method='fork')),
         randomness=dict(seed=0, deterministic=False),

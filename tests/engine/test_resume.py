@@ -1,14 +1,21 @@
 """An interrupted search, resumed with ``--resume``, ends where a straight one
-does: weights, alpha/beta, both optimisers, schedules, and the arch-half data
-position (the first arch step comes after one warm-up iteration, so the arch
-half is mid-epoch at the break)."""
+does: weights, BN buffers, alpha/beta, both optimisers, schedules, and the
+arch-half data position (the first arch step comes after one warm-up
+iteration, so the arch half is mid-epoch at the break). With the shipped
+configs' randomness on (random flip, photometric distortion, dropout) the
+``RandomStateHook`` is what makes it exact: without it the resumed run
+differs."""
 import copy
+import shutil
 
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from .search_cfg import search_cfg
+
+KW = dict(max_epochs=3, warmup_epochs=0, warmup_iters=1, schedule_epochs=3,
+          augment=True, dropout_ratio=0.1)
 
 
 def run(cfg):
@@ -17,28 +24,48 @@ def run(cfg):
     return runner
 
 
-def test_resume_matches_straight_run(tiny_cityscapes, tmp_path):
-    kw = dict(max_epochs=3, warmup_epochs=0, warmup_iters=1,
-              schedule_epochs=3)
-    straight = run(search_cfg(tiny_cityscapes, tmp_path / 'a', **kw))
+def resume(root, work_dir, **kw):
+    cfg = search_cfg(root, work_dir, **dict(KW, **kw))
+    cfg['resume'] = True
+    return run(cfg)
 
-    first = search_cfg(tiny_cityscapes, tmp_path / 'b', **dict(
-        kw, max_epochs=2))
-    run(first)
-    resumed_cfg = search_cfg(tiny_cityscapes, tmp_path / 'b', **kw)
-    resumed_cfg['resume'] = True
-    resumed = run(resumed_cfg)
+
+def state(runner):
+    """Every parameter and buffer (BN running stats, num_batches_tracked)."""
+    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+
+
+def differing(a, b):
+    assert a.keys() == b.keys()
+    return sorted(k for k in a if not torch.equal(a[k], b[k]))
+
+
+def optimizer_tensors(runner):
+    return {f'{name}.{param}.{key}': value
+            for name, wrapper in runner.optim_wrapper.items()
+            for param, slots in wrapper.optimizer.state_dict()['state'].items()
+            for key, value in slots.items() if torch.is_tensor(value)}
+
+
+def test_resume_matches_straight_run(tiny_cityscapes, tmp_path):
+    straight = run(search_cfg(tiny_cityscapes, tmp_path / 'a', **KW))
+    run(search_cfg(tiny_cityscapes, tmp_path / 'b', **dict(KW, max_epochs=2)))
+    # the same checkpoints resumed by a config without the hook (control)
+    shutil.copytree(tmp_path / 'b', tmp_path / 'c')
+    resumed = resume(tiny_cityscapes, tmp_path / 'b')
 
     hooks = [next(h for h in r.hooks if type(h).__name__ == 'ArchUpdateHook')
              for r in (straight, resumed)]
     assert hooks[0].arch_steps == hooks[1].arch_steps == 5
     assert hooks[0]._arch_batch == hooks[1]._arch_batch
-    a = dict(straight.model.named_parameters())
-    b = dict(resumed.model.named_parameters())
+    a, b = state(straight), state(resumed)
+    assert any('running_mean' in k for k in a)
+    assert any('num_batches_tracked' in k for k in a)
     for name in ('backbone.alpha', 'decode_head.attention.beta'):
-        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
-    for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+        assert torch.equal(a[name], b[name]), name
+    assert differing(a, b) == []
+    opt_a, opt_b = optimizer_tensors(straight), optimizer_tensors(resumed)
+    assert opt_a and differing(opt_a, opt_b) == []
     lr_a = straight.optim_wrapper['weight'].get_lr()['lr']
     lr_b = resumed.optim_wrapper['weight'].get_lr()['lr']
     assert lr_a == lr_b
@@ -46,3 +73,8 @@ def test_resume_matches_straight_run(tiny_cityscapes, tmp_path):
     ckpt = torch.load(tmp_path / 'b' / 'epoch_3.pth')
     assert ckpt['arch_update_hook']['arch_steps'] == 5
     assert set(ckpt['optimizer']) == {'weight', 'arch'}
+    assert ckpt['random_state']['iter'] == 6  # 3 epochs of 2 batches
+    assert len(ckpt['random_state']['states']) == 1
+
+    control = resume(tiny_cityscapes, tmp_path / 'c', random_state_hook=False)
+    assert 'backbone.alpha' in differing(a, state(control))
