@@ -1,5 +1,12 @@
-"""Two gloo processes on CPU: alpha/beta identical on both ranks afterwards."""
+"""``bash tools/dist_train.sh`` / ``tools/dist_test.sh`` with two gloo
+processes on CPU, on a config written as MMSeg's: no ``model_wrapper_cfg`` and
+SyncBN layers (the shipped configs' norm). alpha/beta and every weight end
+identical on both ranks; BN statistics are per rank (SyncBN needs GPUs and is
+reverted to BN) and the checkpoint holds rank 0's, as docs/resume_and_dist.md
+says; a two-process test scores what a one-process test scores."""
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,29 +17,82 @@ from mmengine.config import Config
 from .search_cfg import search_cfg
 
 REPO = Path(__file__).resolve().parents[2]
+SYNC_BN = dict(type='SyncBN', requires_grad=True)
 
 
-def test_two_process_search_keeps_arch_params_in_sync(tiny_cityscapes,
-                                                       tmp_path):
-    cfg = search_cfg(tiny_cityscapes, tmp_path, max_epochs=4,
-                     warmup_epochs=1, launcher='pytorch')
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(args, **env):
+    env = dict(os.environ, OMP_NUM_THREADS='1', **env)
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    return output
+
+
+def miou(output: str) -> float:
+    found = re.findall(r'Epoch\(test\).*mIoU: ([0-9.]+)', output)
+    assert found, output[-3000:]
+    return float(found[-1])
+
+
+def readme_style_config(root, work_dir):
+    cfg = search_cfg(root, work_dir, max_epochs=2, warmup_epochs=1)
+    cfg['model']['backbone']['norm_cfg'] = SYNC_BN
+    cfg['model']['decode_head']['norm_cfg'] = SYNC_BN
     cfg['custom_imports']['imports'].append('tests.engine.dist_probe')
     cfg['custom_hooks'].append(dict(type='SaveArchParamsPerRank'))
-    cfg['model_wrapper_cfg'] = dict(type='MMDistributedDataParallel',
-                                    device_ids=None)
+    cfg['test_dataloader'] = dict(
+        batch_size=1, num_workers=0, persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            type='CityscapesDataset', data_root=str(root),
+            data_prefix=dict(img_path='leftImg8bit/val',
+                             seg_map_path='gtFine/val'),
+            pipeline=[dict(type='LoadImageFromFile'),
+                      dict(type='Resize', scale=(128, 64), keep_ratio=False),
+                      dict(type='LoadAnnotations'),
+                      dict(type='PackSegInputs')]))
+    cfg['test_evaluator'] = dict(type='IoUMetric', iou_metrics=['mIoU'])
+    cfg['test_cfg'] = dict(type='TestLoop')
+    assert 'model_wrapper_cfg' not in cfg
+    return cfg
+
+
+def test_dist_train_and_test_scripts_on_cpu(tiny_cityscapes, tmp_path):
     cfg_path = tmp_path / 'search.py'
-    Config(cfg).dump(str(cfg_path))
-    env = dict(os.environ, PYTHONPATH=f'{REPO}{os.pathsep}'
-               f'{os.environ.get("PYTHONPATH", "")}', OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
-         '2', '--master_port', '29517', str(REPO / 'tools/train.py'),
-         str(cfg_path), '--launcher', 'pytorch'],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ranks = [torch.load(tmp_path / f'arch_rank{r}.pth') for r in (0, 1)]
-    assert set(ranks[0]) == {'backbone.alpha', 'decode_head.attention.beta'}
+    Config(readme_style_config(tiny_cityscapes, tmp_path)).dump(str(cfg_path))
+    pythonpath = f'{REPO}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'
+    output = run(['bash', 'tools/dist_train.sh', str(cfg_path), '2'],
+                 PORT=str(free_port()), PYTHONPATH=pythonpath)
+    assert 'SyncBN layers reverted to BN' in output
+
+    arch = [torch.load(tmp_path / f'arch_rank{r}.pth') for r in (0, 1)]
+    assert set(arch[0]) == {'backbone.alpha', 'decode_head.attention.beta'}
+    ckpt = torch.load(tmp_path / 'epoch_2.pth')['state_dict']
     initial = torch.load(tmp_path / 'epoch_1.pth')['state_dict']
-    for name in ranks[0]:
-        assert torch.equal(ranks[0][name], ranks[1][name]), name
-        assert not torch.equal(ranks[0][name], initial[name]), name
+    for name in arch[0]:
+        assert torch.equal(arch[0][name], arch[1][name]), name
+        assert not torch.equal(arch[0][name], initial[name]), name
+    states = [torch.load(tmp_path / f'state_rank{r}.pth') for r in (0, 1)]
+    stats = [k for k in ckpt if k.endswith(('running_mean', 'running_var'))]
+    assert stats
+    for name, value in ckpt.items():
+        assert torch.equal(value, states[0][name]), name  # rank 0's model
+        if name not in stats and not name.endswith('num_batches_tracked'):
+            assert torch.equal(states[0][name], states[1][name]), name
+    # each rank normalised its own batches: its own running statistics
+    assert any(not torch.equal(states[0][k], states[1][k]) for k in stats)
+
+    checkpoint = str(tmp_path / 'epoch_2.pth')
+    two = run(['bash', 'tools/dist_test.sh', str(cfg_path), checkpoint, '2',
+               '--work-dir', str(tmp_path / 'test2')],
+              PORT=str(free_port()), PYTHONPATH=pythonpath)
+    one = run([sys.executable, 'tools/test.py', str(cfg_path), checkpoint,
+               '--work-dir', str(tmp_path / 'test1')])
+    assert miou(two) == miou(one)
