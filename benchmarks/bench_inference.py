@@ -2,19 +2,27 @@
 
     python benchmarks/bench_inference.py [--sizes 512x1024 1024x2048]
         [--runs 3] [--warmup 1] [--threads 1] [--device cpu|cuda]
-        [--backends torch onnxruntime] [--batch 1]
+        [--backends eager eager+fused onnxruntime] [--batch 1]
 
-For each model, input size and backend (PyTorch eager, onnxruntime) it
-prints the median latency over ``--runs`` runs after ``--warmup`` runs and the
-peak memory (benchmarks/_common.py says exactly what is measured), each in a
-fresh process, and the ratios to mv2+ASPP in the same run. It also prints
-paper-convention FLOPs (thop rules, attnas_mmseg/search/flops.py) and params
-at 1024x2048, and the ratio AttNAS-S / mv2+ASPP beside the paper's
-28.2G / 41.4G = 0.68.
+For each model, input size and backend it prints the median latency over
+``--runs`` runs after ``--warmup`` runs and the peak memory
+(benchmarks/_common.py says exactly what is measured), each in a fresh
+process, and the ratios to mv2+ASPP in the same run. Backends, side by side as
+MMSeg users measure inference:
+
+* ``eager``: PyTorch eager (``inference_mode``), the model as built;
+* ``eager+fused``: the same with BN folded into the convolutions (mmcv's
+  ``fuse_conv_bn``, ``attnas_mmseg.deploy.fuse_conv_bn``), as deployed;
+* ``onnxruntime``: the ONNX export of the fused model (CPU provider, or CUDA
+  with ``--device cuda`` when onnxruntime-gpu is installed).
+
+It also prints paper-convention FLOPs (thop rules,
+attnas_mmseg/search/flops.py) and params at 1024x2048, and the ratio
+AttNAS-S / mv2+ASPP beside the paper's 28.2G / 41.4G = 0.68.
 
 The weights are freshly initialised and the BN statistics set from a random
 batch (attnas_mmseg.deploy.calibrate_bn), so activations are O(1) as in a
-trained net; the same weights go to PyTorch and to the ONNX export.
+trained net; the same weights go to every backend.
 """
 import argparse
 import os.path as osp
@@ -33,6 +41,7 @@ from _common import (BASELINE, MODEL_CONFIGS, PeakMemory,  # noqa: E402
 PAPER = {'AttNAS-S': (28.2, 2.3), 'AttNAS-L': (40.6, 4.2),
          'mv2+ASPP': (41.4, 4.5)}
 FLOPS_SIZE = (1024, 2048)
+BACKENDS = ('eager', 'eager+fused', 'onnxruntime')
 
 
 def parse_size(text: str) -> Tuple[int, int]:
@@ -49,9 +58,8 @@ def parse_args(argv=None):
                         default=[(512, 1024), (1024, 2048)])
     parser.add_argument('--models', nargs='+', default=list(MODEL_CONFIGS),
                         choices=list(MODEL_CONFIGS))
-    parser.add_argument('--backends', nargs='+',
-                        default=['torch', 'onnxruntime'],
-                        choices=['torch', 'onnxruntime'])
+    parser.add_argument('--backends', nargs='+', default=list(BACKENDS),
+                        choices=list(BACKENDS))
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--batch', type=int, default=1)
@@ -75,17 +83,18 @@ def prepare(name: str, sizes: List[Tuple[int, int]], batch: int,
     """Weights (BN calibrated), ONNX files per size, FLOPs and params."""
     import torch
 
-    from attnas_mmseg.deploy import DenseLogits, calibrate_bn, export_onnx
+    from attnas_mmseg.deploy import (DenseLogits, calibrate_bn, export_onnx,
+                                     fuse_conv_bn)
     from attnas_mmseg.search.flops import count_paper_flops
     torch.manual_seed(0)
     model = build(name)
     calibrate_bn(model, torch.randn(2, 3, 256, 512))
     state = osp.join(workdir, f'{name}.pth')
     torch.save(model.state_dict(), state)
-    onnx = {}
+    onnx, fused = {}, fuse_conv_bn(model)
     for h, w in sizes:
         onnx[(h, w)] = str(export_onnx(
-            model, osp.join(workdir, f'{name}_{h}x{w}.onnx'), (h, w),
+            fused, osp.join(workdir, f'{name}_{h}x{w}.onnx'), (h, w),
             batch_size=batch))
     from mmengine.model import revert_sync_batchnorm
     from mmseg.registry import MODELS
@@ -107,9 +116,12 @@ def measure(name: str, backend: str, size: Tuple[int, int], batch: int,
     set_threads(threads)
     x = torch.randn(batch, 3, *size,
                     generator=torch.Generator().manual_seed(0))
-    if backend == 'torch':
-        from attnas_mmseg.deploy import DenseLogits
-        model = DenseLogits(build(name, state)).to(device).eval()
+    if backend != 'onnxruntime':
+        from attnas_mmseg.deploy import DenseLogits, fuse_conv_bn
+        model = build(name, state)
+        if backend == 'eager+fused':
+            model = fuse_conv_bn(model, inplace=True)
+        model = DenseLogits(model).to(device).eval()
         x = x.to(device)
 
         def step():
@@ -122,8 +134,8 @@ def measure(name: str, backend: str, size: Tuple[int, int], batch: int,
 
         def step():
             session.run(None, feed)
-    mem_device = device if backend == 'torch' else 'cpu'
-    if device.startswith('cuda') and backend != 'torch':
+    mem_device = device if backend != 'onnxruntime' else 'cpu'
+    if device.startswith('cuda') and backend == 'onnxruntime':
         times = time_runs(step, runs, warmup, device)
         return dict(summarize(times), peak_mib=None, how='n/a (ORT arena)')
     with PeakMemory(mem_device) as peak:
