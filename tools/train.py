@@ -19,7 +19,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from attnas_mmseg.utils import init_cpu_dist  # noqa: E402
+from attnas_mmseg.utils import (ConfigCheckError, DatasetNotFoundError,  # noqa: E402
+                                check_config, setup_cpu_dist)
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -86,7 +87,13 @@ def main() -> None:
         enable_amp(cfg)
     cfg.resume = args.resume
 
-    init_cpu_dist(cfg.launcher)  # no-op with CUDA; see attnas_mmseg.utils
+    try:  # one line naming the culprit instead of a traceback from the Runner
+        check_config(cfg, 'train')
+    except (ConfigCheckError, DatasetNotFoundError) as error:
+        if int(os.environ.get('RANK', 0)) == 0:
+            print(f'{osp.basename(__file__)}: error: {error}', file=sys.stderr)
+        sys.exit(1)
+    setup_cpu_dist(cfg)  # gloo and a CPU model wrapper without CUDA; see attnas_mmseg.utils
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:

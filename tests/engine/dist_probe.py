@@ -1,4 +1,5 @@
-"""Test-only hook: each rank saves its alpha/beta after training (DDP test)."""
+"""Test-only hook: each rank saves its alpha/beta and its whole model state
+(weights and BN buffers) after training (DDP tests)."""
 import os.path as osp
 
 import torch
@@ -19,3 +20,5 @@ class SaveArchParamsPerRank(Hook):
         torch.save({n: p.detach().cpu()
                     for n, p in named_arch_parameters(model)},
                    osp.join(runner.work_dir, f'arch_rank{get_rank()}.pth'))
+        torch.save({n: t.detach().cpu() for n, t in model.state_dict().items()},
+                   osp.join(runner.work_dir, f'state_rank{get_rank()}.pth'))
