@@ -26,10 +26,10 @@ says how far the choice is from a tie. This module measures it:
   95th percentile of the gap between the r-th and (r+1)-th largest of n
   standard normals (:func:`gap_quantile`: r=1 of n=6 for a block, r=k of
   n=13*L for the attention). A real preference (mean gradient mu against
-  noise s) grows the gap as lr * steps * mu / s, noise only as lr * sqrt(steps),
-  so the flag is a one-sided test at 5% of "this choice is a draw of the
-  noise", and it clears with more arch steps exactly when the preference is
-  real. It assumes gradient noise independent across steps (positively
+  noise s) grows the gap as lr * steps * mu / s, noise only as
+  lr * sqrt(steps), so the flag is a one-sided test at 5% of "this choice
+  is a draw of the noise", and it clears with more arch steps exactly when
+  the preference is real. It assumes gradient noise independent across steps (positively
   correlated noise, e.g. from slowly moving weights, widens the walk and lets
   more noise pass as clear). It needs no history and no threshold to tune,
   only the arch optimiser's lr and step count (both in a search checkpoint:
@@ -130,7 +130,7 @@ def _check_sigma(sigma: Optional[float]) -> None:
 # -------------------------------------------------------------- confidence
 @dataclass(frozen=True)
 class BlockConfidence:
-    """The choice of one backbone block (§3.3.3's argmax of softmax(alpha))."""
+    """One backbone block's choice (§3.3.3: argmax of softmax(alpha))."""
     block: int                 # 1-based
     op: int                    # argmax op, 1-based (paper notation)
     p1: float                  # its probability

@@ -150,6 +150,21 @@ def search_flops_table(config: str,
     return table
 
 
+def flops_range(table, topk: int) -> Tuple[float, float]:
+    """(cheapest, dearest) FLOPs of any architecture ``table`` prices with
+    ``topk`` attentions: the cheapest/dearest op of every block plus the
+    ``topk`` cheapest/dearest attention cells (every cell of a column costs
+    the same: Att j on the head's feature, in any layer)."""
+    low = high = float(table.fixed)
+    if table.backbone is not None:
+        low += float(table.backbone.min(-1).values.sum())
+        high += float(table.backbone.max(-1).values.sum())
+    cells = sorted([float(f) for f in table.attention] * table.num_layers)
+    if not 1 <= topk <= len(cells):
+        raise ValueError(f'topk must be in 1..{len(cells)}, got {topk!r}')
+    return low + sum(cells[:topk]), high + sum(cells[-topk:])
+
+
 def reference_flops(reference: Union[float, str, ArchSpec], table) -> float:
     """FLOPs of a window's reference: a number in G, or an architecture (an
     :class:`ArchSpec`, an ``arch.json`` path or the paper notation) priced

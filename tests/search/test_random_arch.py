@@ -6,8 +6,9 @@ import pytest
 
 from attnas_mmseg.search import ArchSpec, build_flops_table
 from attnas_mmseg.search.export import apply_arch, measure
-from attnas_mmseg.search.random_arch import (flops_window, reference_flops,
-                                             sample_arch, sample_archs)
+from attnas_mmseg.search.random_arch import (flops_range, flops_window,
+                                             reference_flops, sample_arch,
+                                             sample_archs)
 
 from .._builders import build_segmentor, segmentor_cfg
 
@@ -70,6 +71,21 @@ def test_window_and_price_equal_the_built_network(table):
         specs[0].meta['sampled_flops'], rel=1e-6)
     assert reference_flops('1.5', table) == 1.5e9
     assert reference_flops(str(ref), table) == ref_flops
+
+
+def test_flops_range_is_attained_and_bounds_samples(table):
+    low, high = flops_range(table, 4)
+    # the 2 cheapest attentions in both layers beat the 4 cheapest in one
+    two = tuple(int(i) + 1 for i in table.attention.argsort()[:2])
+    cheapest = ArchSpec(
+        attention=(two, two),
+        backbone=tuple(int(i) + 1 for i in table.backbone.argmin(-1)))
+    assert table.network_flops(cheapest) == pytest.approx(low)
+    for s in sample_archs(50, seed=1, price=table.network_flops):
+        assert low <= s.meta['sampled_flops'] <= high
+    # the dearest attention (an atrous conv) may sit in both layers
+    assert flops_range(table, 2)[1] - flops_range(table, 1)[1] == \
+        pytest.approx(float(table.attention.max()))
 
 
 def test_empty_window_and_bad_arguments(table):
