@@ -29,9 +29,9 @@ says how far the choice is from a tie. This module measures it:
   noise s) grows the gap as lr * steps * mu / s, noise only as
   lr * sqrt(steps), so the flag is a one-sided test at 5% of "this choice
   is a draw of the noise", and it clears with more arch steps exactly when
-  the preference is real. It assumes gradient noise independent across steps (positively
-  correlated noise, e.g. from slowly moving weights, widens the walk and lets
-  more noise pass as clear). It needs no history and no threshold to tune,
+  the preference is real. It assumes gradient noise independent across
+  steps (positively correlated noise, e.g. from slowly moving weights,
+  widens the walk and lets more noise pass as clear). It needs no history and no threshold to tune,
   only the arch optimiser's lr and step count (both in a search checkpoint:
   :func:`noise_sigma_from_checkpoint`). Checked by simulation
   (tests/search/test_confidence.py): Adam with the search's settings on pure
