@@ -25,27 +25,27 @@ says how far the choice is from a tie. This module measures it:
   n logits of a block are i.i.d. N(0, sigma**2), and ``q_0.95(n, r)`` is the
   95th percentile of the gap between the r-th and (r+1)-th largest of n
   standard normals (:func:`gap_quantile`: r=1 of n=6 for a block, r=k of
-  n=13*L for the attention). A real preference (mean gradient mu against
-  noise s) grows the gap as lr * steps * mu / s, noise only as
-  lr * sqrt(steps), so the flag is a one-sided test at 5% of "this choice
-  is a draw of the noise", and it clears with more arch steps exactly when
-  the preference is real. It assumes gradient noise independent across
-  steps (positively correlated noise, e.g. from slowly moving weights,
-  widens the walk and lets more noise pass as clear). It needs no history and no threshold to tune,
-  only the arch optimiser's lr and step count (both in a search checkpoint:
+  n=13*L for the attention). A real preference (mean gradient mu against noise
+  s) grows the gap as lr * steps * mu / s, noise only as lr * sqrt(steps), so
+  the flag is a one-sided test at 5% of "this choice is a draw of the noise",
+  and it clears with more arch steps exactly when the preference is real. It
+  assumes gradient noise independent across steps (positively correlated
+  noise, e.g. from slowly moving weights, widens the walk and lets more noise
+  pass as clear). It needs no history and no threshold to tune, only the arch
+  optimiser's lr and step count (both in a search checkpoint:
   :func:`noise_sigma_from_checkpoint`). Checked by simulation
   (tests/search/test_confidence.py): Adam with the search's settings on pure
   noise ends with logit std sigma (0.206 vs 0.203 after 46 steps at 3e-2,
   0.0096 vs 0.0095 after 1000 at 3e-4), and 94.6-95.5% of its blocks are
-  flagged. Evidence on real data: the CamVid demo search
-  (46 arch steps at lr 3e-2) ended with mean entropy of softmax(alpha) 1.775
-  against ln 6 = 1.792; for small logits H ~ ln 6 - (5/12) sigma**2, so its
-  logits spread with sigma ~ 0.20, the null's 3e-2 * sqrt(46) = 0.20: its
-  backbone was a draw of the noise, as issue 8 found by re-running it. A fixed
-  threshold in probability (e.g. a fraction of 1/6) ignores the budget: the
-  same margin is noise after 46 steps at lr 3e-2 (sigma 0.20) and signal after
-  the paper's ~18,600 steps at lr 3e-4 (sigma 0.04). With a decaying arch
-  lr, pass its root mean square over the steps as ``arch_lr``.
+  flagged. Evidence on real data: the CamVid demo search (46 arch steps at lr
+  3e-2) ended with mean entropy of softmax(alpha) 1.775 against ln 6 = 1.792;
+  for small logits H ~ ln 6 - (5/12) sigma**2, so its logits spread with sigma
+  ~ 0.20, the null's 3e-2 * sqrt(46) = 0.20: its backbone was a draw of the
+  noise, as issue 8 found by re-running it. A fixed threshold in probability
+  (e.g. a fraction of 1/6) ignores the budget: the same margin is noise after
+  46 steps at lr 3e-2 (sigma 0.20) and signal after the paper's ~18,600 steps
+  at lr 3e-4 (sigma 0.04). With a decaying arch lr, pass its root mean square
+  over the steps as ``arch_lr``.
 
 * **Agreement** across K searches: per block, the fraction of runs choosing
   the modal op and whether all agree; for the attention, how many runs share
