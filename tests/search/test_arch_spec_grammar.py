@@ -20,7 +20,7 @@ from attnas_mmseg.search import ArchSpec
 from attnas_mmseg.search.arch_spec import MAX_LAYERS
 from attnas_mmseg.search.candidates import NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS
 
-FAST = settings(max_examples=150, deadline=timedelta(seconds=1),
+FAST = settings(max_examples=150, deadline=timedelta(seconds=2),
                 derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 ERRORS = (ValueError, TypeError)
@@ -103,7 +103,7 @@ def check_only_value_or_type_error(call, *args) -> None:
         call(*args)
     except ERRORS:
         pass
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2  # a billion layers took 14 s
 
 
 @FAST
@@ -279,7 +279,7 @@ def test_huge_numbers_and_lists_are_refused_without_allocating(text):
     elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert elapsed < 0.5 and peak < 2**20  # under 1 MiB, whatever the number
+    assert elapsed < 2 and peak < 2**20  # under 1 MiB, whatever the number
 
 
 def test_many_layers_in_a_list_are_refused_before_building():
