@@ -123,7 +123,8 @@ def build_model(model_cfg, checkpoint, device: str, fuse: bool):
     if checkpoint is None:
         calibrate_bn(model, torch.randn(2, 3, 128, 256, generator=torch
                                         .Generator().manual_seed(1)))
-    model = model.to(device).eval()
+    model = model.to(device)
+    model.eval()
     return fuse_conv_bn(model, inplace=True) if fuse else model
 
 

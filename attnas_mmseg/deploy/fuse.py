@@ -28,7 +28,8 @@ def fuse_conv_bn(module: nn.Module, inplace: bool = False) -> nn.Module:
     """
     from mmcv.cnn import fuse_conv_bn as mmcv_fuse_conv_bn
     fused = module if inplace else copy.deepcopy(module)
-    return mmcv_fuse_conv_bn(fused.eval())
+    fused.eval()  # not chained: some MMSeg modules' train() returns None
+    return mmcv_fuse_conv_bn(fused)
 
 
 def count_batchnorms(module: nn.Module) -> int:

@@ -157,7 +157,8 @@ def export_module_onnx(module: nn.Module,
         warnings.filterwarnings('ignore', category=DeprecationWarning,
                                 message='.*legacy TorchScript-based ONNX')
         with torch.no_grad():
-            torch.onnx.export(module.eval(), tuple(inputs), str(tmp),
+            module.eval()
+            torch.onnx.export(module, tuple(inputs), str(tmp),
                               opset_version=opset,
                               input_names=list(input_names or []) or None,
                               output_names=list(output_names or []) or None,

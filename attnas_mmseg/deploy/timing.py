@@ -103,7 +103,7 @@ def time_module(module: nn.Module,
         raise ValueError(f'backend must be one of {BACKENDS}, got '
                          f'{backend!r}')
     set_threads(threads)
-    module = module.eval()
+    module.eval()  # not chained: some MMSeg modules' train() returns None
     if backend == 'onnxruntime':
         with tempfile.TemporaryDirectory(prefix='attnas_time_',
                                          dir=workdir) as tmp:

@@ -106,6 +106,8 @@ def lut_settings(backend: str, device: str, threads: int,
                          f'{backend!r}')
     if device not in DEVICES:
         raise ValueError(f'device must be one of {DEVICES}, got {device!r}')
+    if device == 'cuda' and not torch.cuda.is_available():
+        raise ValueError('device: cuda asked for, but torch sees no GPU')
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f'threads must be a positive int, got {threads!r}')
     size = [int(v) for v in input_size]
@@ -307,8 +309,9 @@ class _Planner:
         self.parts.append(LatencyPart(name, role, key, label, shapes, index,
                                       build))
         if forward:
+            meta_module.eval()  # MMSeg's MobileNetV2.train returns None
             with torch.no_grad():
-                return meta_module.eval()(*inputs)
+                return meta_module(*inputs)
         return None
 
 
@@ -399,7 +402,8 @@ def latency_parts(segmentor: nn.Module,
     (its parts' ``build`` then makes meta modules).
     """
     h, w = (int(v) for v in input_size)
-    meta = copy.deepcopy(segmentor).to('meta').eval()
+    meta = copy.deepcopy(segmentor).to('meta')
+    meta.eval()
     plan = _Planner()
     x = torch.empty(1, 3, h, w, device='meta')
     feats = _plan_backbone(plan, segmentor.backbone, meta.backbone, x)
@@ -508,7 +512,9 @@ def meta_segmentor(cfg: Any) -> nn.Module:
     cfg.get('backbone', {}).pop('init_cfg', None)
     init_default_scope('mmseg')
     with torch.device('meta'):
-        return revert_sync_batchnorm(MODELS.build(cfg)).eval()
+        model = revert_sync_batchnorm(MODELS.build(cfg))
+    model.eval()
+    return model
 
 
 def part_latencies(lut: LatencyLUT, parts: Sequence[LatencyPart]

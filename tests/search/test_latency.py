@@ -194,3 +194,23 @@ def test_file_is_json_with_settings(tmp_path, parts):
     with pytest.raises(ValueError, match='not a latency LUT'):
         (tmp_path / 'bad.json').write_text('{"a": 1}')
         LatencyLUT.load(tmp_path / 'bad.json')
+
+
+def test_any_mmseg_backbone_and_head_are_fixed_parts():
+    # mv2+ASPP: MMSeg's MobileNetV2 and ASPPHead, each timed as one part
+    cfg = segmentor_cfg()
+    cfg['backbone'] = dict(type='MobileNetV2', strides=(1, 2, 2, 2, 1, 1, 1),
+                           dilations=(1, 1, 1, 1, 1, 2, 2),
+                           out_indices=(1, 2, 4, 6))
+    cfg['decode_head'] = dict(type='ASPPHead', in_channels=320, in_index=3,
+                              channels=16, dilations=(1, 6, 12, 18),
+                              num_classes=4, align_corners=False)
+    from attnas_mmseg.search.latency import meta_segmentor
+    parts = latency_parts(meta_segmentor(cfg), SIZE)
+    assert [(p.name, p.label) for p in parts] == [
+        ('backbone', 'backbone:MobileNetV2'),
+        ('decode_head', 'decode_head:ASPPHead'), ('resize', 'resize')]
+    # the head sees every backbone output (it picks in_index itself)
+    assert parts[1].input_shapes == ((1, 24, 8, 16), (1, 32, 4, 8),
+                                     (1, 96, 2, 4), (1, 320, 2, 4))
+    assert parts[2].input_shapes == ((1, 4, 2, 4), )
