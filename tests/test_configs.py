@@ -75,6 +75,15 @@ def datasets(cfg: Config) -> Iterator[Tuple[str, ConfigDict]]:
 @pytest.mark.parametrize('path', CONFIGS, ids=config_id)
 def test_config(path: Path, request: pytest.FixtureRequest):
     cfg = Config.fromfile(path)
+    # one seed for every run: the same command gives the same network
+    assert isinstance(cfg.get('randomness', {}).get('seed'), int)
+    hooks = {h.type: h for h in cfg.get('custom_hooks', None) or []}
+    if 'ArchUpdateHook' in hooks:
+        # a search resumes exactly and honours its target by default
+        assert 'RandomStateHook' in hooks
+        hook = hooks['ArchUpdateHook']
+        assert hook.get('flops_loss_mode', 'abs') == 'abs'
+        assert hook.get('flops_pricing', 'derived') == 'derived'
 
     found = list(datasets(cfg))
     assert found and found[0][0] == 'train_dataloader'

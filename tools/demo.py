@@ -80,6 +80,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
                         default='auto')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='randomness.seed of the search and the retrain '
+                        '(same seed, same machine: same architecture)')
     parser.add_argument('--search-epochs', type=int, default=None)
     parser.add_argument('--retrain-epochs', type=int, default=None)
     parser.add_argument('--overwrite', action='store_true',
@@ -116,7 +119,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                  num_val=16, height=128, width=256, seed=0)
 
     search_dir = osp.join(work, 'search')
-    opts = ['--cfg-options', *demo_root_options(data_root)]
+    seed = f'randomness.seed={args.seed}'
+    opts = ['--cfg-options', *demo_root_options(data_root), seed]
     if args.search_epochs:
         opts += [f'train_cfg.max_epochs={args.search_epochs}']
     run([py, 'tools/train.py', spec['search'], '--work-dir', search_dir,
@@ -129,7 +133,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     retrain_cfg = osp.join(arch_dir, 'retrain.py')
 
     retrain_dir = osp.join(work, 'retrain')
-    ropts = ['--cfg-options', *demo_root_options(data_root, retrain=True)]
+    ropts = ['--cfg-options', *demo_root_options(data_root, retrain=True),
+             seed]
     if args.retrain_epochs:
         ropts += [f'train_cfg.max_epochs={args.retrain_epochs}',
                   f'train_cfg.val_interval={args.retrain_epochs}']

@@ -44,8 +44,38 @@ def main(argv=None):
     print(f'FLOPs (paper convention) {meta["flops_paper_G"]:.2f}G, complete '
           f'{meta["flops_complete_G"]:.2f}G, params {meta["params_M"]:.2f}M '
           f'at {meta["input_size"][0]}x{meta["input_size"][1]}')
+    search = meta.get('search', {})
+    if search.get('flops_derived_G') is not None:
+        target, derived = search['flops_target_G'], search['flops_derived_G']
+        h, w = search['flops_input_size']
+        print(f'FLOPs target {target:.2f}G vs derived {derived:.2f}G at '
+              f'{h}x{w} ({100 * (derived / target - 1):+.1f}%; '
+              f'L_flops {search["flops_loss_mode"]}, FLOPs_pred '
+              f'{search["flops_pricing"]})')
+    print_confidence(search, meta['topk'])
     print(f'wrote {osp.join(args.out_dir, "arch.json")} and '
           f'{osp.join(args.out_dir, "retrain.py")}')
+
+
+def print_confidence(search: dict, topk: int) -> None:
+    """The confidence table of the final alpha/beta; a warning naming the
+    choices that are within noise (attnas_mmseg/search/confidence.py)."""
+    import torch
+
+    from attnas_mmseg.search.confidence import confidence_table
+    beta = torch.tensor(search['beta'])
+    if topk >= beta.numel():
+        return
+    alpha = None if search['alpha'] is None else torch.tensor(
+        search['alpha'])
+    text, uncertain = confidence_table(alpha, beta, topk,
+                                       search.get('noise_sigma'))
+    print(text)
+    if uncertain:
+        print(f'derive_arch: warning: {len(uncertain)} choice(s) are within '
+              f'the noise of {search.get("arch_steps")} arch steps: '
+              f'{", ".join(uncertain)}; a longer search (or another seed) '
+              'may change them (tools/compare_searches.py compares runs)')
 
 
 if __name__ == '__main__':

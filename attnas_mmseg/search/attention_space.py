@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
+from .arch_spec import MAX_LAYERS
 from .candidates import NUM_ATTENTIONS, build_attention
 from .search_modes import check_search_mode, check_tau, gumbel_top_k
 
@@ -76,9 +77,11 @@ class AttentionLayers(nn.Module):
         self.tau = check_tau(tau)
         if self.searching:
             if isinstance(num_layers, bool) or \
-                    not isinstance(num_layers, int) or num_layers < 1:
-                raise ValueError('num_layers must be a positive int, got '
-                                 f'{num_layers!r}')
+                    not isinstance(num_layers, int) or \
+                    not 1 <= num_layers <= MAX_LAYERS:
+                raise ValueError(f'num_layers must be an int in 1..'
+                                 f'{MAX_LAYERS} (the AttSet numbers the '
+                                 f'notation allows), got {num_layers!r}')
             cells = num_layers * NUM_ATTENTIONS
             if isinstance(sample_topk, bool) or \
                     not isinstance(sample_topk, int) or \

@@ -24,7 +24,8 @@ def derive_attention(beta: torch.Tensor,
         raise ValueError(f'beta: expected shape (num_layers, {NUM_ATTENTIONS})'
                          f', got {tuple(beta.shape)}')
     total = beta.numel()
-    if not isinstance(topk, int) or not 1 <= topk <= total:
+    if isinstance(topk, bool) or not isinstance(topk, int) or \
+            not 1 <= topk <= total:
         raise ValueError(f'topk must be an int in 1..{total} (the number of '
                          f'attention candidates of all layers), got {topk!r}')
     weights = attention_weights(beta.detach()).flatten()

@@ -28,6 +28,7 @@ from ..utils.atomic_write import write_new_file
 from .arch_params import is_arch_param
 from .arch_spec import MAX_LAYERS, ArchSpec
 from .candidates import NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS
+from .confidence import noise_sigma_from_checkpoint
 from .derive import derive_arch
 from .flops import build_flops_table, count_complete_flops
 
@@ -36,7 +37,15 @@ ARCH_FILE, RETRAIN_FILE = 'arch.json', 'retrain.py'
 
 def arch_params_from_checkpoint(
         path: str) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
-    """(alpha or None, beta) stored in a search checkpoint.
+    """(alpha or None, beta) stored in a search checkpoint
+    (:func:`load_search_checkpoint`)."""
+    return load_search_checkpoint(path)[1:]
+
+
+def load_search_checkpoint(
+        path: str
+) -> Tuple[dict, Optional[torch.Tensor], torch.Tensor]:
+    """(the checkpoint dict, alpha or None, beta) of a search checkpoint.
 
     ``path`` is a checkpoint of a search run (mmengine's dict whose
     ``state_dict`` holds the head's ``beta`` and, when the backbone was
@@ -100,7 +109,7 @@ def arch_params_from_checkpoint(
         raise ValueError(f'checkpoint: {path} holds no architecture '
                          'parameters (beta); was it saved by a search run '
                          '(an AttNASHead with arch=None)? ' + expected)
-    return found['alpha'], found['beta']
+    return ckpt, found['alpha'], found['beta']
 
 
 def _load_failure(err: Exception) -> str:
@@ -145,9 +154,8 @@ def apply_arch(model_cfg: dict, arch: Union[ArchSpec, str]) -> dict:
     return cfg
 
 
-def measure(model_cfg: dict,
-            input_size: Tuple[int, int]) -> Dict[str, float]:
-    """Paper-convention and complete FLOPs (G) and params (M) of a model."""
+def _build(model_cfg: dict) -> torch.nn.Module:
+    """The segmentor of ``model_cfg`` on the CPU, SyncBN reverted, eval."""
     import attnas_mmseg  # noqa: F401  (registers the modules)
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
@@ -155,8 +163,13 @@ def measure(model_cfg: dict,
     init_default_scope('mmseg')
     cfg = copy.deepcopy(model_cfg)
     cfg.pop('pretrained', None)
-    model = revert_sync_batchnorm(MODELS.build(cfg))
-    model.eval()
+    return revert_sync_batchnorm(MODELS.build(cfg)).eval()
+
+
+def measure(model_cfg: dict,
+            input_size: Tuple[int, int]) -> Dict[str, float]:
+    """Paper-convention and complete FLOPs (G) and params (M) of a model."""
+    model = _build(model_cfg)
     paper = build_flops_table(model, input_size).fixed
     complete, params = count_complete_flops(model, input_size)
     return dict(input_size=list(input_size), flops_paper_G=paper / 1e9,
@@ -181,15 +194,55 @@ def export_derived(config: str,
     # fail before loading the checkpoint when nothing could be written
     _targets(cfg, config, out_dir, overwrite)
 
-    alpha, beta = arch_params_from_checkpoint(checkpoint)
+    ckpt, alpha, beta = load_search_checkpoint(checkpoint)
     spec = derive_arch(alpha, beta, topk)
+    search = search_settings(cfg)
+    search.update(
+        seed=cfg.get('randomness', {}).get('seed'),
+        alpha=None if alpha is None else alpha.tolist(), beta=beta.tolist(),
+        arch_steps=ckpt.get('arch_update_hook', {}).get('arch_steps'),
+        noise_sigma=noise_sigma_from_checkpoint(ckpt))
+    if search.get('flops_target_G') is not None:
+        table = build_flops_table(
+            _build(apply_arch(cfg.model.to_dict(), spec)),
+            search['flops_input_size'])
+        search['flops_derived_G'] = table.fixed / 1e9
     spec = ArchSpec(spec.attention, spec.backbone,
                     dict(source_checkpoint=osp.abspath(checkpoint),
-                         topk=topk))
+                         topk=topk, search=search))
     return write_derived(
         spec, config, out_dir, input_size, overwrite,
         origin=f'Derived by tools/derive_arch.py from '
         f'{osp.abspath(checkpoint)}')
+
+
+def search_settings(cfg: Config) -> Dict[str, object]:
+    """The cost target and modes of a search config's ``ArchUpdateHook`` (the
+    hook's defaults where the config is silent); {} without the hook."""
+    import inspect
+
+    from ..engine.hooks.arch_update_hook import ArchUpdateHook
+    hook = next((h for h in cfg.get('custom_hooks', []) or []
+                 if h.get('type') == 'ArchUpdateHook'), None)
+    if hook is None:
+        return {}
+    defaults = {k: v.default for k, v in inspect.signature(
+        ArchUpdateHook).parameters.items()}
+
+    def get(key):
+        return hook.get(key, defaults[key])
+
+    model = cfg.model
+    return dict(
+        flops_target_G=float(get('flops_target')),
+        flops_input_size=list(get('flops_input_size')),
+        flops_loss_mode=get('flops_loss_mode'),
+        flops_pricing=get('flops_pricing'),
+        flops_weight=float(get('flops_weight')),
+        latency_target_ms=get('latency_target'),
+        search_mode=dict(
+            backbone=model.get('backbone', {}).get('search_mode', 'darts'),
+            head=model.get('decode_head', {}).get('search_mode', 'darts')))
 
 
 def _targets(cfg: Config, config: str, out_dir: str,

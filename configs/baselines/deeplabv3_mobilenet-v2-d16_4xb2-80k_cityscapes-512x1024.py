@@ -12,3 +12,5 @@ model = dict(
         strides=(1, 2, 2, 2, 1, 1, 1), dilations=(1, 1, 1, 1, 1, 2, 2)),
     decode_head=dict(channels=160, dilations=(1, 6, 12, 18)),
     auxiliary_head=None)
+# one seed for every run (as configs/_base_/default_runtime.py)
+randomness = dict(seed=0, deterministic=False)

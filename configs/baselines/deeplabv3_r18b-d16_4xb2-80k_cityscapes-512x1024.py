@@ -19,3 +19,5 @@ model = dict(
     decode_head=dict(
         in_channels=256, in_index=2, channels=160, dilations=(1, 6, 12, 18)),
     auxiliary_head=None)
+# one seed for every run (as configs/_base_/default_runtime.py)
+randomness = dict(seed=0, deterministic=False)

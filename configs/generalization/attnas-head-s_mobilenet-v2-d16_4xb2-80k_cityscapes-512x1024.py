@@ -25,3 +25,5 @@ model = dict(
         align_corners=False,
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
+# one seed for every run (as configs/_base_/default_runtime.py)
+randomness = dict(seed=0, deterministic=False)

@@ -38,6 +38,7 @@ from mmseg.registry import HOOKS
 
 from ...search.arch_params import named_arch_parameters
 from ...search.attention_space import attention_weights
+from ...search.confidence import confidence_record, noise_sigma
 from ...search.derive import derive_attention, derive_backbone
 from ...search.cost_table import PRICINGS, CostTable
 from ...search.flops import build_flops_table
@@ -376,6 +377,16 @@ class ArchUpdateHook(Hook):
                      entropy_beta=_entropy(beta_w.flatten()), **extra)
         if self._alpha is not None:
             stats['entropy_alpha'] = _entropy(self._alpha.detach().softmax(-1))
+        confidence = confidence_record(
+            self._alpha, self._beta, min(self.topk, self._beta.numel() - 1),
+            noise_sigma(self.arch_steps,
+                        float(runner.optim_wrapper[ARCH].get_lr()['lr'][0])))
+        if confidence['alpha_margin'] is not None:
+            stats['alpha_margin_min'] = min(confidence['alpha_margin'])
+            stats['alpha_margin_mean'] = sum(
+                confidence['alpha_margin']) / len(confidence['alpha_margin'])
+        stats['beta_margin'] = confidence['beta_margin']
+        stats['uncertain_choices'] = len(confidence['uncertain'])
         for key, value in stats.items():
             runner.message_hub.update_scalar(f'train/{key}', value)
         if self.arch_steps % self.log_interval == 0:
@@ -388,11 +399,16 @@ class ArchUpdateHook(Hook):
                 + (f'  latency_pred {extra["latency_pred_ms"]:.2f}ms'
                    if extra else '') +
                 f'  H(alpha) {stats.get("entropy_alpha", 0):.3f}'
-                f'  H(beta) {stats["entropy_beta"]:.3f}  {arch}')
+                f'  H(beta) {stats["entropy_beta"]:.3f}  margins: alpha '
+                f'min {stats.get("alpha_margin_min", 0):.4f} mean '
+                f'{stats.get("alpha_margin_mean", 0):.4f}, beta top-k '
+                f'{stats["beta_margin"]:.4f}; '
+                f'{stats["uncertain_choices"]} choice(s) within noise  '
+                f'{arch}')
             if is_main_process():
                 record = dict(
                     iter=runner.iter + 1, arch_step=self.arch_steps,
-                    arch=arch, **stats, beta=beta_w.tolist(),
+                    arch=arch, **stats, **confidence, beta=beta_w.tolist(),
                     alpha=None if self._alpha is None else
                     self._alpha.detach().softmax(-1).tolist())
                 with open(osp.join(runner.log_dir, 'arch_history.jsonl'),

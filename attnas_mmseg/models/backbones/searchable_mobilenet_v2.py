@@ -148,12 +148,12 @@ class SearchableMobileNetV2(BaseModule):
         if arch is None:
             return None
         if isinstance(arch, str):
-            return ArchSpec.parse('AttSet1(1)', backbone=arch).backbone
+            return ArchSpec.parse_backbone(arch)
         if isinstance(arch, ArchSpec):
             if arch.backbone is None:
                 raise ValueError('arch: the ArchSpec has no backbone code')
             return arch.backbone
-        return ArchSpec(attention=((1, ), ), backbone=tuple(arch)).backbone
+        return ArchSpec.check_backbone(arch)
 
     def make_op(self, block: int, op: int) -> InvertedResidual:
         """A fresh op ``op`` (1-6) of block ``block`` (0-16)."""
