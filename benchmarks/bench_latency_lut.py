@@ -24,7 +24,8 @@ Prediction is the sum rule (fixed parts + chosen ops + chosen attentions,
 rho and the mean absolute percentage error (MAPE), the mean signed error (a
 systematic bias of the sum rule, e.g. per-op overhead, shows here) and the
 least-squares line measured = a * predicted + b, reported and not applied;
-and writes the rows to ``--out-dir/<backend>_<device>_<threads>t_<H>x<W>.json``.
+and writes the rows to
+``--out-dir/<backend>_<device>_<threads>t_<H>x<W>.json``.
 Goal (issue 10): rho >= 0.9 and MAPE <= 15% on torch and onnxruntime CPU.
 The LUT must have been measured here (same device model and library
 versions); otherwise it is refused with the differing keys named.

@@ -1,4 +1,4 @@
-"""Inference speed (fps) of any config, as MMSeg's tools/analysis_tools/benchmark.py.
+"""Inference speed (fps) of any config, as MMSeg's analysis_tools/benchmark.py.
 
     python tools/benchmark.py CONFIG [CHECKPOINT] [--repeat-times 1]
         [--work-dir DIR] [--log-interval 50] [--device cpu|cuda]

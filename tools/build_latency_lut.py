@@ -1,4 +1,4 @@
-"""Build (or continue) a latency lookup table for a search space on this device.
+"""Build (or continue) a latency lookup table of a search space, here.
 
     python tools/build_latency_lut.py SEARCH_CONFIG --backend torch \\
         --device cpu --input-size 512 1024 --threads 1 --runs 10 \\

@@ -1,4 +1,4 @@
-"""Deployment: BN folding, ONNX export checked by onnxruntime, latency timing."""
+"""Deployment: BN folding, ONNX export checked by onnxruntime, timing."""
 from .fuse import count_batchnorms, fuse_conv_bn
 from .onnx_export import (DenseLogits, apply_arch, build_from_config,
                           build_segmentor, calibrate_bn, check_onnx,

@@ -1,4 +1,4 @@
-"""Latency measurement shared by the LUT builder, the benchmarks and the fps tool.
+"""Latency measurement shared by the LUT builder, benchmarks and fps tool.
 
 One way of timing everywhere: batch 1 (or whatever the inputs hold), ``warmup``
 untimed calls, then ``runs`` timed calls, each closed by a device

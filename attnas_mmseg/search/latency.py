@@ -1,4 +1,4 @@
-"""Latency lookup table (LUT): the cost of every candidate, measured on a device.
+"""Latency lookup table (LUT): each candidate's cost, measured on a device.
 
 FLOPs do not price what a device spends (memory-bound depthwise convolutions,
 kernel launches; ``docs/benchmarks.md``). ProxylessNAS and FBNet search against
