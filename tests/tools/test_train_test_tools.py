@@ -3,6 +3,8 @@
 The real config (configs/attnas_s_cityscapes.py) runs in subprocesses with
 command-line overrides only: tiny synthetic Cityscapes, 64x128 crops, one
 epoch of batch 2, no workers, BN instead of SyncBN (one CPU process).
+Without data, or with a head that does not fit the dataset, both tools stop
+before the Runner with one line naming the culprit.
 """
 import os
 import re
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+import pytest
 from mmengine.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,10 +63,10 @@ def miou(output: str, mode: str) -> float:
     return float(found[-1])
 
 
-def run(args: List[str]) -> subprocess.CompletedProcess:
+def run(args: List[str], cwd: Path = REPO) -> subprocess.CompletedProcess:
     # one thread: on a shared machine OpenMP barriers stall tiny convs
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -86,3 +89,38 @@ def test_train_then_test(tiny_cityscapes: Path, tmp_path: Path):
     # the test split is the val split here: the saved and reloaded weights
     # must score what the same weights scored at the end of training
     assert miou(output, 'test') == val_miou
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    """The tool failed with one line on stderr and no traceback."""
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_without_data_one_line_says_what_to_do(tool: str, tmp_path: Path):
+    """The README's first command, run where there is no data/cityscapes."""
+    args = [str(REPO / f'tools/{tool}.py'), str(REPO / CONFIG)]
+    if tool == 'test':
+        args.append(str(tmp_path / 'epoch_200.pth'))
+    line = one_line_error(run(args, cwd=tmp_path))
+    loader = 'train_dataloader' if tool == 'train' else 'test_dataloader'
+    assert line.startswith(f'{tool}.py: error: dataset CityscapesDataset '
+                           f'({loader}.dataset): no folder')
+    for part in (str(tmp_path / 'data/cityscapes'),  # the path looked at
+                 'leftImg8bit/{train,val}/<city>/*_leftImg8bit.png',  # layout
+                 'dataset_converters/cityscapes.py',  # how to prepare it
+                 '`bash scripts/demo.sh` runs the whole pipeline without it'):
+        assert part in line
+
+
+def test_num_classes_mismatch_is_one_line_before_the_runner(tmp_path: Path):
+    line = one_line_error(run(
+        [str(REPO / 'tools/train.py'), str(REPO / CONFIG), '--cfg-options',
+         'model.decode_head.num_classes=11'], cwd=tmp_path))
+    assert 'model.decode_head.num_classes=11 but CityscapesDataset ' \
+        '(train_dataloader.dataset) has 19 classes' in line
+    assert not (tmp_path / 'work_dirs').exists()  # the Runner never started
