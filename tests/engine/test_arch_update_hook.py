@@ -75,6 +75,17 @@ def test_search_updates_alpha_beta_and_logs(tiny_cityscapes, tmp_path):
     log = next(tmp_path.glob('*/*.log')).read_text()
     assert 'arch step 2' in log and 'mv2(' in log and 'AttSet' in log
     assert 'FLOPs_pred' in log and 'H(alpha)' in log
+    assert 'margins: alpha' in log and 'within noise' in log
+    import json
+    records = [json.loads(line) for line in next(
+        tmp_path.glob('*/arch_history.jsonl')).read_text().splitlines()]
+    assert len(records) == 2
+    last = records[-1]
+    assert len(last['alpha_margin']) == 17 and last['beta_margin'] >= 0
+    probs = torch.tensor(last['alpha']).topk(2, -1).values
+    assert last['alpha_margin'] == pytest.approx(
+        (probs[:, 0] - probs[:, 1]).tolist(), abs=1e-6)
+    assert last['sigma'] > 0 and isinstance(last['uncertain'], list)
     scalars = runner.message_hub.log_scalars
     for key in ('arch_ce', 'loss_flops', 'flops_pred_G', 'entropy_alpha',
                 'entropy_beta'):

@@ -408,7 +408,8 @@ class ArchUpdateHook(Hook):
             if is_main_process():
                 record = dict(
                     iter=runner.iter + 1, arch_step=self.arch_steps,
-                    arch=arch, **stats, **confidence, beta=beta_w.tolist(),
+                    arch=arch, **{**stats, **confidence},
+                    beta=beta_w.tolist(),
                     alpha=None if self._alpha is None else
                     self._alpha.detach().softmax(-1).tolist())
                 with open(osp.join(runner.log_dir, 'arch_history.jsonl'),
