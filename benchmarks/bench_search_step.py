@@ -1,7 +1,17 @@
-"""One AttNAS search step vs the sum of the same step for each candidate alone.
+"""One AttNAS search step in every search mode, against one path and the floor.
 
     python benchmarks/bench_search_step.py [--batch 2] [--crop 224 448]
-        [--runs 3] [--warmup 1] [--threads 1] [--device cpu|cuda]
+        [--modes darts gumbel] [--floor] [--runs 3] [--warmup 1]
+        [--threads 1] [--device cpu|cuda]
+
+Each search mode (``search_mode`` of the backbone and head,
+``attnas_mmseg/search/search_modes.py``) is timed in its own fresh process,
+beside **one path**: the same two passes on one fixed network of the space
+(AttNAS-S, a weight pass with backward into the weights and a second
+forward+backward standing for the arch pass), which is what a sampled-path
+mode can at best cost. The ratios against the full mixture ('darts') and
+against one path are the issue's goals (<= 0.3x the mixture's time, <= 2x one
+path's peak memory).
 
 The step is what ``ArchUpdateHook`` does per iteration (§3.3.2), minus the
 optimiser updates: forward+backward of the supernet's loss for the weights,
@@ -15,7 +25,8 @@ input of the shape it sees in the supernet. The weight pass back-propagates
 into each candidate's weights and input; the arch pass into its input only,
 and not at all for block 1, whose input depends on no architecture parameter
 (that is what autograd does inside the supernet too). A DARTS mixture must
-run all of this; the ratio supernet / floor is the cost of mixing itself.
+run all of this; the ratio supernet / floor is the cost of mixing itself
+(``--floor``: slow, it times every candidate).
 
 Memory: the peak of each measurement in a fresh process (benchmarks/_common
 .py), and the bytes the forward of the weight pass saves for backward
@@ -31,8 +42,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from _common import (ATTNAS_BASE, REPO, PeakMemory,  # noqa: E402
-                     environment, run_isolated, set_threads, summarize,
-                     table, time_runs)
+                     environment, model_cfg, run_isolated, set_threads,
+                     summarize, table, time_runs)
 
 NUM_CLASSES = 19
 
@@ -44,6 +55,10 @@ def parse_args(argv=None):
                         metavar=('H', 'W'))
     parser.add_argument('--num-layers', type=int, default=2,
                         help='attention layers of the supernet (att2: 2)')
+    parser.add_argument('--modes', nargs='+', default=['darts', 'gumbel'],
+                        help='search modes to time (first: the reference)')
+    parser.add_argument('--floor', action='store_true',
+                        help='also time every candidate alone (slow)')
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=1)
@@ -51,7 +66,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_supernet(num_layers: int):
+def build_supernet(num_layers: int, search_mode: str = 'darts'):
     """The search-mode AttNAS segmentor (SearchableMobileNetV2 + AttNASHead),
     on the CPU, in train mode."""
     import torch
@@ -60,8 +75,20 @@ def build_supernet(num_layers: int):
     from attnas_mmseg.deploy import build_segmentor
     cfg = Config.fromfile(osp.join(REPO, ATTNAS_BASE)).model.to_dict()
     cfg['decode_head'].update(num_layers=num_layers, arch=None,
-                              num_classes=NUM_CLASSES)
-    cfg['backbone']['arch'] = None
+                              num_classes=NUM_CLASSES,
+                              search_mode=search_mode)
+    cfg['backbone'].update(arch=None, search_mode=search_mode)
+    torch.manual_seed(0)
+    return build_segmentor(cfg).train()
+
+
+def build_one_path():
+    """AttNAS-S, a fixed network of the space, in train mode."""
+    import torch
+
+    from attnas_mmseg.deploy import build_segmentor
+    cfg = model_cfg('AttNAS-S')
+    cfg['decode_head']['num_classes'] = NUM_CLASSES
     torch.manual_seed(0)
     return build_segmentor(cfg).train()
 
@@ -115,9 +142,33 @@ class SavedBytes:
         return sum(self.seen.values())
 
 
-def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
+def one_path_worker(batch: int, crop: Tuple[int, int], num_layers: int,
                     runs: int, warmup: int, threads: int,
                     device: str) -> Dict[str, Any]:
+    """Two forward+backward passes of one fixed network, fresh process."""
+    set_threads(threads)
+    model = build_one_path().to(device)
+    weight_batch = make_batch(batch, crop, device, seed=1)
+    arch_batch = make_batch(batch, crop, device, seed=2)
+
+    def step():
+        for data in (weight_batch, arch_batch):
+            loss, _ = model.parse_losses(model.loss(*data))
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+
+    with PeakMemory(device) as peak:
+        times = time_runs(step, runs, warmup, device)
+    with SavedBytes(model) as saved:
+        model.parse_losses(model.loss(*weight_batch))
+    return dict(summarize(times), peak_mib=peak.mib, how=peak.how,
+                saved_mib=saved.nbytes / 2**20,
+                params_M=sum(p.numel() for p in model.parameters()) / 1e6)
+
+
+def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
+                    runs: int, warmup: int, threads: int, device: str,
+                    search_mode: str = 'darts') -> Dict[str, Any]:
     """Time and memory of the supernet step, in this (fresh) process."""
     import torch
 
@@ -125,7 +176,7 @@ def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
     from attnas_mmseg.search.flops import build_flops_table
     from attnas_mmseg.search.flops_loss import flops_loss
     set_threads(threads)
-    model = build_supernet(num_layers)
+    model = build_supernet(num_layers, search_mode)
     # build_flops_table runs the stem and head on CPU tensors: build it
     # before moving the model.
     flops_table = build_flops_table(model, (1024, 2048))
@@ -141,8 +192,8 @@ def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
         loss.backward()
         model.zero_grad(set_to_none=True)
         ce, _ = model.parse_losses(model.loss(*arch_batch))
-        pred = flops_table.predict(alpha, beta)
-        total = ce + 0.1 * flops_loss(pred, 30e9, 'signed')
+        pred = flops_table.predict(alpha, beta, 'derived', 4)
+        total = ce + 0.1 * flops_loss(pred, 30e9, 'abs')
         torch.autograd.grad(total, list(arch.values()))
 
     with PeakMemory(device) as peak:
@@ -250,21 +301,28 @@ def floor_worker(batch: int, crop: Tuple[int, int], num_layers: int,
                 how=peak.how)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    set_threads(args.threads)
-    crop = tuple(args.crop)
-    print(environment(args.threads, args.device))
-    print(f'search step at {crop[0]}x{crop[1]}, batch {args.batch} per '
-          f'pass, {args.num_layers} attention layers; median of '
-          f'{args.runs} run(s) after {args.warmup} warm-up; '
-          'optimiser updates excluded')
-    kwargs = dict(batch=args.batch, crop=crop, num_layers=args.num_layers,
-                  runs=args.runs, warmup=args.warmup, threads=args.threads,
-                  device=args.device)
-    sup = run_isolated(supernet_worker, **kwargs)
-    print(f'  supernet step: {sup["median_ms"]:.0f} ms', flush=True)
-    flo = run_isolated(floor_worker, **kwargs)
+def print_modes(modes: List[str], results: Dict[str, Dict[str, Any]],
+                one: Dict[str, Any]) -> None:
+    ref = results[modes[0]]
+    rows = []
+    for mode in modes:
+        r = results[mode]
+        rows.append([mode, f'{r["median_ms"]:.0f}',
+                     f'{r["median_ms"] / ref["median_ms"]:.2f}',
+                     f'{r["median_ms"] / one["median_ms"]:.2f}',
+                     f'{r["peak_mib"]:.0f}',
+                     f'{r["peak_mib"] / one["peak_mib"]:.2f}'
+                     if one['peak_mib'] else '-',
+                     f'{r["saved_mib"]:.1f}'])
+    rows.append(['one path (AttNAS-S)', f'{one["median_ms"]:.0f}',
+                 f'{one["median_ms"] / ref["median_ms"]:.2f}', '1.00',
+                 f'{one["peak_mib"]:.0f}', '1.00', f'{one["saved_mib"]:.1f}'])
+    print(table(rows, ['mode', 'step ms', f'x {modes[0]}', 'x one path',
+                       'peak MiB', 'peak x one path', 'saved MiB']))
+    print(f'peak memory: {one["how"]}')
+
+
+def print_floor(sup: Dict[str, Any], flo: Dict[str, Any]) -> None:
     groups: Dict[str, Dict[str, float]] = {}
     for r in flo['rows']:
         g = groups.setdefault(r['group'], dict(ms=0.0, saved=0, n=0))
@@ -285,7 +343,7 @@ def main(argv=None):
     print('slowest alone: ' + ', '.join(
         f'{r["label"]} {r["median_ms"]:.0f} ms' for r in heavy))
 
-    print('\nSupernet step vs floor')
+    print('\nFull-mixture supernet step vs floor')
     rows = [
         ['time (ms)', f'{sup["median_ms"]:.0f}', f'{floor_ms:.0f}',
          f'{sup["median_ms"] / floor_ms:.2f}'],
@@ -296,10 +354,35 @@ def main(argv=None):
          if flo['peak_mib'] else '-'],
     ]
     print(table(rows, ['', 'supernet', 'floor', 'ratio']))
-    print(f'peak memory: {sup["how"]}; floor column = the peak over running '
-          'every part alone in turn (about the largest single part), not a '
-          'sum')
-    print(f'supernet params: {sup["params_M"]:.2f}M')
+    print('floor column = the peak over running every part alone in turn '
+          '(about the largest single part), not a sum')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    set_threads(args.threads)
+    crop = tuple(args.crop)
+    print(environment(args.threads, args.device))
+    print(f'search step at {crop[0]}x{crop[1]}, batch {args.batch} per '
+          f'pass, {args.num_layers} attention layers; median of '
+          f'{args.runs} run(s) after {args.warmup} warm-up; '
+          'optimiser updates excluded')
+    kwargs = dict(batch=args.batch, crop=crop, num_layers=args.num_layers,
+                  runs=args.runs, warmup=args.warmup, threads=args.threads,
+                  device=args.device)
+    results = {}
+    for mode in args.modes:
+        results[mode] = run_isolated(supernet_worker, search_mode=mode,
+                                     **kwargs)
+        print(f'  {mode} step: {results[mode]["median_ms"]:.0f} ms',
+              flush=True)
+    one = run_isolated(one_path_worker, **kwargs)
+    print(f'  one path step: {one["median_ms"]:.0f} ms', flush=True)
+    print('\nSearch modes (one step = weight pass + arch pass)')
+    print_modes(args.modes, results, one)
+    if args.floor:
+        print_floor(results.get('darts') or results[args.modes[0]],
+                    run_isolated(floor_worker, **kwargs))
 
 
 if __name__ == '__main__':
