@@ -74,7 +74,9 @@ def test_dist_train_and_test_scripts_on_cpu(tiny_cityscapes, tmp_path):
 
     arch = [torch.load(tmp_path / f'arch_rank{r}.pth') for r in (0, 1)]
     assert set(arch[0]) == {'backbone.alpha', 'decode_head.attention.beta'}
-    ckpt = torch.load(tmp_path / 'epoch_2.pth')['state_dict']
+    saved = torch.load(tmp_path / 'epoch_2.pth')
+    assert len(saved['random_state']['states']) == 2  # RandomStateHook, per rank
+    ckpt = saved['state_dict']
     initial = torch.load(tmp_path / 'epoch_1.pth')['state_dict']
     for name in arch[0]:
         assert torch.equal(arch[0][name], arch[1][name]), name
