@@ -30,7 +30,7 @@ dataloaders, for ``mode='test'`` the test dataloader.
 import inspect
 import os
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 MODES = ('train', 'test')
 DEMO = '`bash scripts/demo.sh` runs the whole pipeline without it, on generated data'
