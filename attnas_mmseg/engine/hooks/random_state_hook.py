@@ -109,11 +109,11 @@ class RandomStateHook(Hook):
     def before_train(self, runner: Runner) -> None:
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             return
-        loader = runner.train_dataloader
-        if loader.num_workers > 0 and loader.persistent_workers:
+        workers = getattr(runner.train_dataloader, 'num_workers', 0)
+        if workers > 0 and getattr(runner.train_dataloader, 'persistent_workers', False):
             runner.logger.warning(
                 'RandomStateHook: train_dataloader has num_workers='
-                f'{loader.num_workers} with persistent_workers=True; the '
+                f'{workers} with persistent_workers=True; the '
                 "workers' random states live across epochs and cannot be "
                 'saved, so a resumed run will not repeat the augmentation '
                 'exactly (set persistent_workers=False for an exact resume)')
