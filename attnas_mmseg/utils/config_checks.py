@@ -338,6 +338,14 @@ def check_config(cfg: Any, mode: str) -> None:
     """
     check_in_index(cfg)
     check_num_classes(cfg, mode)
+    if mode == 'train' and any(
+            h.get('type') == 'ArchUpdateHook'
+            for h in cfg.get('custom_hooks', None) or []):
+        from ..engine.hooks.arch_update_hook import check_param_scheduler
+        try:
+            check_param_scheduler(cfg.get('param_scheduler'))
+        except ValueError as error:
+            raise ConfigCheckError(str(error)) from None
     check_data(cfg, mode)
 
 

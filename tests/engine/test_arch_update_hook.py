@@ -218,3 +218,18 @@ def test_gumbel_search_anneals_tau_and_logs(tiny_cityscapes, tmp_path):
     tau = runner.model.backbone.tau
     assert tau == pytest.approx(1.0)
     assert runner.model.decode_head.attention.tau == tau
+
+
+@pytest.mark.parametrize('scheduler', [
+    dict(weight=[dict(type='PolyLR', power=0.9, begin=0, end=1)]),
+    dict(type='PolyLR', power=0.9, begin=0, end=1),
+    [dict(type='PolyLR', power=0.9, begin=0, end=1)],
+])
+def test_scheduler_without_arch_key_is_refused_before_the_runner(
+        tiny_cityscapes, tmp_path, scheduler):
+    from attnas_mmseg.utils.config_checks import (ConfigCheckError,
+                                                  check_config)
+    cfg = Config(search_cfg(tiny_cityscapes, tmp_path, max_epochs=1))
+    cfg.param_scheduler = scheduler
+    with pytest.raises(ConfigCheckError, match="param_scheduler.*'arch'"):
+        check_config(cfg, 'train')

@@ -43,7 +43,29 @@ from ...search.derive import derive_attention, derive_backbone
 from ...search.cost_table import PRICINGS, CostTable
 from ...search.flops import build_flops_table
 from ...search.flops_loss import FLOPS_LOSS_MODES, flops_loss
-from ..optimizers.search_optim_wrapper import ARCH, SearchOptimWrapperDict
+from ..optimizers.search_optim_wrapper import (ARCH, WEIGHT,
+                                               SearchOptimWrapperDict)
+
+
+def check_param_scheduler(scheduler_cfg) -> None:
+    """A search's ``param_scheduler`` must be keyed by optimiser name.
+
+    mmengine would apply an unkeyed scheduler to both optimisers (decaying the
+    arch lr too) and fails with a bare ``KeyError`` when a key is missing, so
+    ``tools/train.py`` calls this before the runner and the hook again at
+    ``before_train``.
+    """
+    if not scheduler_cfg:
+        return
+    keyed = isinstance(scheduler_cfg, dict) and 'type' not in scheduler_cfg
+    if not keyed or set(scheduler_cfg) != {WEIGHT, ARCH}:
+        raise ValueError(
+            f'param_scheduler: key it by optimiser name, one key per '
+            f'optimiser ({WEIGHT!r}, {ARCH!r}), e.g. '
+            'dict(weight=[dict(type="PolyLR", ...)], arch=[]); an unkeyed '
+            'scheduler would also decay the arch optimiser; got '
+            + (f'keys {sorted(scheduler_cfg)}' if keyed else
+               repr(scheduler_cfg)))
 
 
 def _check_number(name: str, value, bound: str) -> None:
@@ -194,19 +216,7 @@ class ArchUpdateHook(Hook):
                 'optim_wrapper: ArchUpdateHook needs the two optimisers of '
                 "constructor='AttNASOptimWrapperConstructor', got "
                 f'{type(runner.optim_wrapper).__name__}')
-        scheduler_cfg = runner.cfg.get('param_scheduler')
-        if scheduler_cfg and (not isinstance(scheduler_cfg, dict)
-                              or 'type' in scheduler_cfg
-                              or set(scheduler_cfg) != set(
-                                  runner.optim_wrapper.keys())):
-            raise ValueError(
-                'param_scheduler: key it by optimiser name, one key per '
-                f'optimiser {sorted(runner.optim_wrapper.keys())}, e.g. '
-                'dict(weight=[dict(type="PolyLR", ...)], arch=[]); an '
-                'unkeyed scheduler would also decay the arch optimiser; got '
-                + (f'keys {sorted(scheduler_cfg)}' if isinstance(
-                    scheduler_cfg, dict) and 'type' not in scheduler_cfg
-                   else repr(scheduler_cfg)))
+        check_param_scheduler(runner.cfg.get('param_scheduler'))
         if (isinstance(runner.train_loop, IterBasedTrainLoop)
                 and self.warmup_epochs):
             raise ValueError('warmup_epochs: the train loop is iteration-'
@@ -286,6 +296,14 @@ class ArchUpdateHook(Hook):
         for module in self._searchables:
             target = getattr(module, 'attention', module)
             target.tau = tau
+
+    def before_train_epoch(self, runner: Runner) -> None:
+        # Dataloader workers are seeded when an iterator starts them: an arch
+        # iterator that outlived the runner's epoch would make a resumed run
+        # (which starts it afresh) differ. Restart it at every epoch, at the
+        # same position, so both runs start their workers at the same point.
+        if self._loader is not None and self._loader.num_workers > 0:
+            self._start_epoch(skip_batches=self._arch_batch)
 
     @staticmethod
     def _model(runner: Runner):

@@ -24,14 +24,14 @@ train_dataloader = dict(
     _delete_=True,
     batch_size=8,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,  # re-seeded each epoch: exact resume
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='HalfSplitDataset', part='weight', seed=0,
                  dataset=train_set))
 arch_dataloader = dict(
     batch_size=8,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,  # re-seeded each epoch: exact resume
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='HalfSplitDataset', part='arch', seed=0,
                  dataset=train_set))
