@@ -22,3 +22,17 @@ __all__ = [
     'is_arch_param', 'named_arch_parameters', 'named_weight_parameters',
     'search_space_size'
 ]
+from .confidence import (agreement_summary, attention_agreement,  # noqa: E402
+                         attention_confidence, backbone_agreement,
+                         backbone_confidence, confidence_record,
+                         confidence_table, noise_sigma,
+                         noise_sigma_from_checkpoint)
+from .random_arch import (flops_range, flops_window, sample_arch,  # noqa: E402
+                          sample_archs)
+
+__all__ += [
+    'agreement_summary', 'attention_agreement', 'attention_confidence',
+    'backbone_agreement', 'backbone_confidence', 'confidence_record',
+    'confidence_table', 'flops_range', 'flops_window', 'noise_sigma',
+    'noise_sigma_from_checkpoint', 'sample_arch', 'sample_archs'
+]
