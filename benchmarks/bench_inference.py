@@ -111,8 +111,9 @@ def measure(name: str, backend: str, size: Tuple[int, int], batch: int,
             runs: int, warmup: int, threads: int, device: str,
             state: str, onnx: str) -> Dict[str, Any]:
     """One (model, backend, size) in this (fresh) process."""
-    import numpy as np
     import torch
+
+    from attnas_mmseg.deploy import inference_step
     set_threads(threads)
     x = torch.randn(batch, 3, *size,
                     generator=torch.Generator().manual_seed(0))
@@ -121,19 +122,9 @@ def measure(name: str, backend: str, size: Tuple[int, int], batch: int,
         model = build(name, state)
         if backend == 'eager+fused':
             model = fuse_conv_bn(model, inplace=True)
-        model = DenseLogits(model).to(device).eval()
-        x = x.to(device)
-
-        def step():
-            with torch.inference_mode():
-                model(x)
+        step = inference_step(x, model=DenseLogits(model), device=device)
     else:
-        from attnas_mmseg.deploy import onnx_session
-        session = onnx_session(onnx, device=device, threads=threads)
-        feed = {session.get_inputs()[0].name: x.numpy().astype(np.float32)}
-
-        def step():
-            session.run(None, feed)
+        step = inference_step(x, onnx=onnx, device=device, threads=threads)
     mem_device = device if backend != 'onnxruntime' else 'cpu'
     if device.startswith('cuda') and backend == 'onnxruntime':
         times = time_runs(step, runs, warmup, device)

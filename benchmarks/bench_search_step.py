@@ -142,6 +142,19 @@ class SavedBytes:
         return sum(self.seen.values())
 
 
+def measure_step(model, step, weight_batch, runs: int, warmup: int,
+                 device: str) -> Dict[str, Any]:
+    """Time and peak memory of ``step``; bytes the model's forward on
+    ``weight_batch`` saves for backward."""
+    with PeakMemory(device) as peak:
+        times = time_runs(step, runs, warmup, device)
+    with SavedBytes(model) as saved:
+        model.parse_losses(model.loss(*weight_batch))
+    return dict(summarize(times), peak_mib=peak.mib, how=peak.how,
+                saved_mib=saved.nbytes / 2**20,
+                params_M=sum(p.numel() for p in model.parameters()) / 1e6)
+
+
 def one_path_worker(batch: int, crop: Tuple[int, int], num_layers: int,
                     runs: int, warmup: int, threads: int,
                     device: str) -> Dict[str, Any]:
@@ -157,13 +170,7 @@ def one_path_worker(batch: int, crop: Tuple[int, int], num_layers: int,
             loss.backward()
             model.zero_grad(set_to_none=True)
 
-    with PeakMemory(device) as peak:
-        times = time_runs(step, runs, warmup, device)
-    with SavedBytes(model) as saved:
-        model.parse_losses(model.loss(*weight_batch))
-    return dict(summarize(times), peak_mib=peak.mib, how=peak.how,
-                saved_mib=saved.nbytes / 2**20,
-                params_M=sum(p.numel() for p in model.parameters()) / 1e6)
+    return measure_step(model, step, weight_batch, runs, warmup, device)
 
 
 def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
@@ -196,13 +203,7 @@ def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
         total = ce + 0.1 * flops_loss(pred, 30e9, 'abs')
         torch.autograd.grad(total, list(arch.values()))
 
-    with PeakMemory(device) as peak:
-        times = time_runs(step, runs, warmup, device)
-    with SavedBytes(model) as saved:
-        model.parse_losses(model.loss(*weight_batch))
-    return dict(summarize(times), peak_mib=peak.mib, how=peak.how,
-                saved_mib=saved.nbytes / 2**20,
-                params_M=sum(p.numel() for p in model.parameters()) / 1e6)
+    return measure_step(model, step, weight_batch, runs, warmup, device)
 
 
 def _candidates(model, batch: int, crop, device: str):

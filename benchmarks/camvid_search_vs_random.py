@@ -405,26 +405,18 @@ def _latency(config: str, checkpoint: str, onnx: str, backend: str,
              size: Tuple[int, int], runs: int, threads: int,
              device: str) -> Dict[str, float]:
     """Latency of one network and backend, batch 1 (own process)."""
-    import numpy as np
     import torch
+
+    from attnas_mmseg.deploy import inference_step
     set_threads(threads)
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
     if backend == 'torch':
         from attnas_mmseg.deploy import DenseLogits, build_from_config
-        model = DenseLogits(build_from_config(config, checkpoint))
-        model = model.to(device).eval()
-        x = x.to(device)
-
-        def step():
-            with torch.inference_mode():
-                model(x)
+        step = inference_step(
+            x, model=DenseLogits(build_from_config(config, checkpoint)),
+            device=device)
     else:
-        from attnas_mmseg.deploy import onnx_session
-        session = onnx_session(onnx, device=device, threads=threads)
-        feed = {session.get_inputs()[0].name: x.numpy().astype(np.float32)}
-
-        def step():
-            session.run(None, feed)
+        step = inference_step(x, onnx=onnx, device=device, threads=threads)
     return summarize(time_runs(step, runs, warmup=1, device=device))
 
 

@@ -80,6 +80,36 @@ def _onnx_step(module: nn.Module, inputs: Sequence[torch.Tensor],
     return step
 
 
+def inference_step(x: torch.Tensor,
+                   model: Optional[nn.Module] = None,
+                   onnx: Optional[str] = None,
+                   device: str = 'cpu',
+                   threads: int = 1) -> Callable[[], Any]:
+    """A call that runs one inference on ``x``: of ``model`` (eager, eval,
+    ``inference_mode``, on ``device``) or of the ONNX file ``onnx``
+    (onnxruntime with ``threads`` intra-op threads). Exactly one of the two.
+    """
+    if (model is None) == (onnx is None):
+        raise ValueError('inference_step: give exactly one of model and onnx')
+    if onnx is not None:
+        from .onnx_export import onnx_session
+        session = onnx_session(onnx, device=device, threads=threads)
+        feed = {session.get_inputs()[0].name:
+                x.detach().cpu().numpy().astype('float32')}
+
+        def run_session():
+            session.run(None, feed)
+        return run_session
+    model.eval()  # not chained: some MMSeg modules' train() returns None
+    model = model.to(device)
+    x = x.to(device)
+
+    def run_model():
+        with torch.inference_mode():
+            model(x)
+    return run_model
+
+
 def time_module(module: nn.Module,
                 inputs: Sequence[torch.Tensor],
                 backend: str = 'torch',

@@ -196,11 +196,14 @@ def export_derived(config: str,
 
     ckpt, alpha, beta = load_search_checkpoint(checkpoint)
     spec = derive_arch(alpha, beta, topk)
-    search = search_settings(cfg)
+    hook_state = ckpt.get('arch_update_hook', {})
+    # what the run used (cfg-options included) wins over the config file
+    search = dict(search_settings(cfg), **hook_state.get('settings', {}))
     search.update(
-        seed=cfg.get('randomness', {}).get('seed'),
+        seed=ckpt.get('meta', {}).get('seed',
+                                      cfg.get('randomness', {}).get('seed')),
         alpha=None if alpha is None else alpha.tolist(), beta=beta.tolist(),
-        arch_steps=ckpt.get('arch_update_hook', {}).get('arch_steps'),
+        arch_steps=hook_state.get('arch_steps'),
         noise_sigma=noise_sigma_from_checkpoint(ckpt))
     if search.get('flops_target_G') is not None:
         table = build_flops_table(

@@ -70,6 +70,9 @@ def test_search_updates_alpha_beta_and_logs(tiny_cityscapes, tmp_path):
     for name in before:
         assert not torch.equal(before[name], after[name]), name
     warm = torch.load(tmp_path / 'epoch_1.pth', map_location='cpu')
+    settings = warm['arch_update_hook']['settings']
+    assert settings['flops_target_G'] == 0.01   # search_cfg's, as run
+    assert settings['flops_pricing'] == 'derived'
     for name in before:
         assert torch.equal(warm['state_dict'][name], before[name])
     log = next(tmp_path.glob('*/*.log')).read_text()

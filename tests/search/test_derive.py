@@ -234,3 +234,34 @@ def test_users_files_in_out_dir_are_kept(search_run, tmp_path):
         == [[12, 13], [3, 7]]
     with pytest.raises(ValueError, match='out_dir'):
         export_derived(str(cfg), str(ckpt), str(out / 'other.py'))
+
+
+def test_derive_reports_target_and_names_uncertain_blocks(search_run,
+                                                          tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+    tool = Path(__file__).resolve().parents[2] / 'tools' / 'derive_arch.py'
+    derive_main = runpy.run_path(str(tool))['main']
+    cfg, ckpt = search_run
+    state = torch.load(ckpt, weights_only=False)
+    state['state_dict']['backbone.alpha'][4] = torch.tensor(
+        [0.0, 1.0, 0.99, 0.0, 0.0, 0.0])   # block 5: a near tie
+    state['arch_update_hook'] = dict(
+        arch_steps=10, arch_epoch=0, arch_batch=10,
+        settings=dict(flops_target_G=0.2, flops_input_size=[64, 128],
+                      flops_loss_mode='abs', flops_pricing='derived'))
+    state['optimizer'] = dict(arch=dict(param_groups=[dict(lr=0.03)]))
+    torch.save(state, ckpt)
+    derive_main([str(cfg), str(ckpt), '--out-dir', str(tmp_path / 'out')])
+    out = capsys.readouterr().out
+    spec = ArchSpec.load(tmp_path / 'out' / 'arch.json')
+    search = spec.meta['search']
+    assert search['flops_target_G'] == 0.2    # the run's, not the config's
+    # the derived network's FLOPs at the hook's size (here also derive's)
+    assert search['flops_derived_G'] == pytest.approx(
+        spec.meta['flops_paper_G'], rel=1e-6)
+    assert search['arch_steps'] == 10
+    assert search['noise_sigma'] == pytest.approx(0.03 * 10**0.5, rel=1e-3)
+    assert 'FLOPs target 0.20G vs derived' in out
+    assert 'warning' in out and 'block 5' in out
+    assert 'block 4,' not in out and 'block 6,' not in out

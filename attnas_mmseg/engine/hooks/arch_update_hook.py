@@ -377,6 +377,19 @@ class ArchUpdateHook(Hook):
                           float(flops_pred.detach()) / 1e9, extra)
         return stats
 
+    def settings(self) -> Dict[str, object]:
+        """What this search aimed at, as run (``--cfg-options`` included):
+        kept in every checkpoint so ``tools/derive_arch.py`` can report
+        target vs derived."""
+        return dict(
+            flops_target_G=self.flops_target,
+            flops_input_size=list(self.flops_input_size),
+            flops_loss_mode=self.flops_loss_mode,
+            flops_pricing=self.flops_pricing,
+            flops_weight=self.flops_weight,
+            latency_target_ms=self.latency_target,
+            latency_weight=self.latency_weight, topk=self.topk)
+
     # ----------------------------------------------------------- logging
     def describe(self) -> Dict[str, object]:
         """Current argmax backbone and top-k attentions, paper notation."""
@@ -439,7 +452,7 @@ class ArchUpdateHook(Hook):
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         checkpoint['arch_update_hook'] = dict(
             arch_steps=self.arch_steps, arch_epoch=self._arch_epoch,
-            arch_batch=self._arch_batch)
+            arch_batch=self._arch_batch, settings=self.settings())
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         state = checkpoint.get('arch_update_hook')
