@@ -28,6 +28,10 @@ def parse_args(argv=None):
                         help='size for FLOPs (default: derive.input_size '
                         'or 1024 2048)')
     parser.add_argument('--overwrite', action='store_true')
+    parser.add_argument('--measure-latency', action='store_true',
+                        help='time the derived network end to end as the '
+                        "search's latency table was built (backend, threads, "
+                        'size) and print it beside the predicted latency')
     return parser.parse_args(argv)
 
 
@@ -52,6 +56,20 @@ def main(argv=None):
               f'{h}x{w} ({100 * (derived / target - 1):+.1f}%; '
               f'L_flops {search["flops_loss_mode"]}, FLOPs_pred '
               f'{search["flops_pricing"]})')
+    if search.get('latency_derived_pred_ms') is not None:
+        line = (f'latency predicted {search["latency_derived_pred_ms"]:.2f}'
+                f' ms (table {search["latency_lut"]})')
+        if search.get('latency_target_ms'):
+            line += f', target {search["latency_target_ms"]:.2f} ms'
+        if args.measure_latency:
+            from mmengine.config import Config
+
+            from attnas_mmseg.search.export import apply_arch, measure_latency
+            measured = measure_latency(
+                apply_arch(Config.fromfile(args.config).model.to_dict(), spec),
+                search['latency_lut'])
+            line += f', measured {measured:.2f} ms'
+        print(line)
     print_confidence(search, meta['topk'])
     print(f'wrote {osp.join(args.out_dir, "arch.json")} and '
           f'{osp.join(args.out_dir, "retrain.py")}')

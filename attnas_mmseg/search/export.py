@@ -204,12 +204,17 @@ def export_derived(config: str,
                                       cfg.get('randomness', {}).get('seed')),
         alpha=None if alpha is None else alpha.tolist(), beta=beta.tolist(),
         arch_steps=hook_state.get('arch_steps'),
-        noise_sigma=noise_sigma_from_checkpoint(ckpt))
+        noise_sigma=hook_state.get('noise_sigma',
+                                   noise_sigma_from_checkpoint(ckpt)))
     if search.get('flops_target_G') is not None:
         table = build_flops_table(
             _build(apply_arch(cfg.model.to_dict(), spec)),
             search['flops_input_size'])
         search['flops_derived_G'] = table.fixed / 1e9
+    if search.get('latency_lut'):
+        from .latency import load_latency_table
+        search['latency_derived_pred_ms'] = load_latency_table(
+            search['latency_lut'], cfg.model.to_dict()).network_cost(spec)
     spec = ArchSpec(spec.attention, spec.backbone,
                     dict(source_checkpoint=osp.abspath(checkpoint),
                          topk=topk, search=search))
@@ -242,6 +247,7 @@ def search_settings(cfg: Config) -> Dict[str, object]:
         flops_loss_mode=get('flops_loss_mode'),
         flops_pricing=get('flops_pricing'),
         flops_weight=float(get('flops_weight')),
+        latency_lut=get('latency_lut'),
         latency_target_ms=get('latency_target'),
         search_mode=dict(
             backbone=model.get('backbone', {}).get('search_mode', 'darts'),
@@ -321,3 +327,22 @@ def write_derived(spec: ArchSpec,
     spec.save(targets[0], overwrite=True)
     write_new_file(targets[1], retrain)
     return spec
+
+
+def measure_latency(model_cfg: dict, lut_path: str,
+                    runs: int = 10, warmup: int = 3) -> float:
+    """Median ms of the network ``model_cfg`` timed end to end as the LUT's
+    entries were (backend, device, threads, input size, batch 1, BN fused)."""
+    from ..deploy import DenseLogits, fuse_conv_bn, time_module
+    from .latency import LatencyLUT
+    settings = LatencyLUT.load(lut_path).settings
+    model = _build(model_cfg)
+    if settings.get('fused', True):
+        model = fuse_conv_bn(model, inplace=True)
+    x = torch.randn(1, 3, *settings['input_size'],
+                    generator=torch.Generator().manual_seed(0))
+    times = time_module(DenseLogits(model), [x], backend=settings['backend'],
+                        device=settings['device'],
+                        threads=settings['threads'], runs=runs,
+                        warmup=warmup)
+    return 1e3 * sorted(times)[len(times) // 2]

@@ -204,6 +204,7 @@ class ArchUpdateHook(Hook):
         self.flops_table: Optional[CostTable] = None
         self.latency_table: Optional[CostTable] = None
         self.arch_steps = 0
+        self._lr_sq_sum = 0.0   # sum of the arch lr^2 over the steps made
         self._arch_epoch = 0
         self._arch_batch = 0
         self._loader = None
@@ -370,12 +371,20 @@ class ArchUpdateHook(Hook):
                 all_reduce(g, op='mean')
             p.grad = g
         arch_wrapper = runner.optim_wrapper[ARCH]
+        self._lr_sq_sum += float(arch_wrapper.get_lr()['lr'][0])**2
         arch_wrapper.step()
         arch_wrapper.zero_grad()
         self.arch_steps += 1
         stats = self._log(runner, float(ce.detach()), float(l_flops.detach()),
                           float(flops_pred.detach()) / 1e9, extra)
         return stats
+
+    def noise_sigma(self) -> float:
+        """The logit spread pure-noise gradients would have produced by now
+        (``search/confidence.py``), with the root-mean-square arch lr of the
+        steps made, so a decaying arch lr is accounted for."""
+        rms_lr = math.sqrt(self._lr_sq_sum / max(self.arch_steps, 1))
+        return noise_sigma(self.arch_steps, rms_lr)
 
     def settings(self) -> Dict[str, object]:
         """What this search aimed at, as run (``--cfg-options`` included):
@@ -387,6 +396,7 @@ class ArchUpdateHook(Hook):
             flops_loss_mode=self.flops_loss_mode,
             flops_pricing=self.flops_pricing,
             flops_weight=self.flops_weight,
+            latency_lut=self.latency_lut,
             latency_target_ms=self.latency_target,
             latency_weight=self.latency_weight, topk=self.topk)
 
@@ -410,8 +420,7 @@ class ArchUpdateHook(Hook):
             stats['entropy_alpha'] = _entropy(self._alpha.detach().softmax(-1))
         confidence = confidence_record(
             self._alpha, self._beta, min(self.topk, self._beta.numel() - 1),
-            noise_sigma(self.arch_steps,
-                        float(runner.optim_wrapper[ARCH].get_lr()['lr'][0])))
+            self.noise_sigma())
         if confidence['alpha_margin'] is not None:
             stats['alpha_margin_min'] = min(confidence['alpha_margin'])
             stats['alpha_margin_mean'] = sum(
@@ -452,13 +461,15 @@ class ArchUpdateHook(Hook):
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         checkpoint['arch_update_hook'] = dict(
             arch_steps=self.arch_steps, arch_epoch=self._arch_epoch,
-            arch_batch=self._arch_batch, settings=self.settings())
+            arch_batch=self._arch_batch, lr_sq_sum=self._lr_sq_sum,
+            noise_sigma=self.noise_sigma(), settings=self.settings())
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         state = checkpoint.get('arch_update_hook')
         if state is None:
             return
         self.arch_steps = int(state['arch_steps'])
+        self._lr_sq_sum = float(state.get('lr_sq_sum', 0.0))
         self._arch_epoch = int(state['arch_epoch'])
         self._arch_batch = int(state['arch_batch'])
         if self._loader is not None:
