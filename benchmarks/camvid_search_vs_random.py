@@ -69,6 +69,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from _common import (environment, run_isolated, set_threads,  # noqa: E402
                      summarize, table, time_runs)
 
+from attnas_mmseg.utils.search_schedule import \
+    search_schedule_options  # noqa: E402
+
 SEARCH_CONFIG = 'configs/demo/attnas-search_demo_camvid-120x160.py'
 BASELINE_CONFIG = 'configs/demo/mv2-aspp_demo_camvid-360x480.py'
 BASELINE = 'mv2+ASPP'
@@ -204,9 +207,8 @@ def search_options(args: argparse.Namespace, target_g: float) -> List[str]:
     opts = [f'{k}.data_root={args.data_root}' for k in (
         'train_dataloader.dataset.dataset', 'arch_dataloader.dataset.dataset')]
     opts += [f'{hook}.flops_target={target_g:.4f}',
-             f'{hook}.warmup_epochs={args.warmup_epochs}',
-             f'train_cfg.max_epochs={epochs}',
-             f'param_scheduler.weight.0.end={epochs}',
+             *search_schedule_options(osp.join(REPO, args.search_config),
+                                      epochs, args.warmup_epochs),
              'default_hooks.checkpoint.interval=1',
              f'randomness.seed={args.seed}']
     if args.smoke:

@@ -122,7 +122,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     seed = f'randomness.seed={args.seed}'
     opts = ['--cfg-options', *demo_root_options(data_root), seed]
     if args.search_epochs:
-        opts += [f'train_cfg.max_epochs={args.search_epochs}']
+        from attnas_mmseg.utils.search_schedule import \
+            search_schedule_options
+        opts += search_schedule_options(osp.join(REPO, spec['search']),
+                                        args.search_epochs)
     run([py, 'tools/train.py', spec['search'], '--work-dir', search_dir,
          *opts], env)
     ckpt = latest(osp.join(search_dir, 'epoch_*.pth'))

@@ -28,12 +28,17 @@ arch_dataloader = dict(
     dataset=dict(type='HalfSplitDataset', part='arch', seed=0,
                  dataset=train_set))
 max_epochs = 3
-param_scheduler = dict(
+warmup_epochs = 2
+param_scheduler = dict(  # as the synthetic demo: the arch lr decays to 0
     weight=[
         dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
              end=max_epochs, by_epoch=True)
     ],
-    arch=[])
+    arch=[
+        dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
+             eta_min=0.0, begin=warmup_epochs, end=max_epochs,
+             by_epoch=True, convert_to_iter_based=True)
+    ])
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 custom_hooks = [
     dict(
@@ -45,7 +50,7 @@ custom_hooks = [
         flops_loss_mode='abs',
         flops_pricing='derived',
         flops_input_size=(720, 960),
-        warmup_epochs=2,
+        warmup_epochs=warmup_epochs,
         interval=1,
         topk=4,
         log_interval=5),
