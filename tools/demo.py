@@ -162,11 +162,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     meta = arch.meta
     const = 100 * constant_predictor_miou(
         osp.join(REPO, data_root, spec['val_labels']), spec['ignore'])
+    search = meta.get('search', {})
     report = [
         '', '=' * 72, 'AttNAS demo: search -> derive -> retrain -> test',
         '=' * 72,
         f'dataset           {args.dataset} ({data_root})',
+        f'seed              {args.seed}',
         f'derived           {arch}',
+        f'FLOPs target      {search["flops_target_G"]:.2f}G, derived '
+        f'{search["flops_derived_G"]:.2f}G '
+        f'({100 * (search["flops_derived_G"] / search["flops_target_G"] - 1):+.1f}%)'
+        f' at {search["flops_input_size"][0]}x{search["flops_input_size"][1]}',
+        f'confidence        {confidence_summary(search, meta["topk"])}',
         f'FLOPs @{meta["input_size"][0]}x{meta["input_size"][1]}    '
         f'{meta["flops_paper_G"]:.2f}G paper convention, '
         f'{meta["flops_complete_G"]:.2f}G complete (mmengine)',
@@ -189,6 +196,21 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 DEMO_SHAPES = {'synthetic': (128, 256), 'camvid': (360, 480)}
+
+
+def confidence_summary(search: dict, topk: int) -> str:
+    """One line: how many choices of the search are within noise."""
+    import torch
+
+    from attnas_mmseg.search.confidence import confidence_record
+    alpha = torch.tensor(search['alpha'])
+    record = confidence_record(alpha, torch.tensor(search['beta']), topk,
+                               search['noise_sigma'])
+    margins = record['alpha_margin']
+    return (f'{len(record["uncertain"])} of {len(margins) + 1} choices within '
+            f'the noise of {search["arch_steps"]} arch steps (mean top-two '
+            f'margin of softmax(alpha) {sum(margins) / len(margins):.3f}); '
+            'tools/derive_arch.py prints the table')
 
 
 def demo_root_options(data_root: str, retrain: bool = False) -> List[str]:
