@@ -43,19 +43,16 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from _common import BASELINE, REPO, model_cfg, table  # noqa: E402
-from attnas_mmseg.deploy import (DenseLogits, apply_arch,  # noqa: E402
-                                 build_segmentor, calibrate_bn, fuse_conv_bn,
-                                 summarize, time_module)
+from attnas_mmseg.deploy import apply_arch, build_segmentor  # noqa: E402
 from attnas_mmseg.search.arch_spec import ArchSpec  # noqa: E402
 from attnas_mmseg.search.candidates import (NUM_ATTENTIONS,  # noqa: E402
                                             NUM_BLOCKS, NUM_OPS)
 from attnas_mmseg.search.latency import (LatencyLUT, build_lut,  # noqa: E402
                                          latency_parts, load_latency_table,
                                          lut_settings, meta_segmentor,
-                                         part_latencies)
+                                         part_latencies, time_network)
 
 PAPER_NETS = ('AttNAS-S', 'AttNAS-L')
 #: MobileNetV2's (kernel, expansion) per block: expansion 1 in block 1.
@@ -116,22 +113,6 @@ def metrics(pred: Sequence[float], meas: Sequence[float]) -> Dict[str, float]:
                 mean_signed_error_pct=float(100 * err.mean()),
                 fit_slope=float(slope), fit_intercept_ms=float(intercept),
                 n=len(pred))
-
-
-def time_network(cfg: dict, settings: Dict[str, Any], runs: int,
-                 warmup: int) -> Dict[str, float]:
-    """End-to-end latency of a model config, BN calibrated then folded."""
-    h, w = settings['input_size']
-    torch.manual_seed(0)
-    model = build_segmentor(cfg)
-    calibrate_bn(model, torch.randn(2, 3, min(h, 256), min(w, 512)))
-    dense = DenseLogits(fuse_conv_bn(model, inplace=True))
-    x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
-    times = time_module(dense, [x], backend=settings['backend'],
-                        device=settings['device'],
-                        threads=settings['threads'], runs=runs,
-                        warmup=warmup)
-    return summarize(times)
 
 
 def baseline_prediction(lut: LatencyLUT, search_cfg: dict, search_table,

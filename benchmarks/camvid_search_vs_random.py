@@ -114,6 +114,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='intra-op threads (training, latency)')
     parser.add_argument('--latency-runs', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--stop-after', choices=['search', 'sample'],
+                        default=None,
+                        help='stop after this stage (e.g. search and sample '
+                        'in one session, retrain in the next)')
     parser.add_argument('--smoke', action='store_true',
                         help='tiny data and schedule: checks the chain only')
     args = parser.parse_args(argv)
@@ -651,7 +655,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     prepare = stage_prepare(st)
     search = stage_search(st, prepare['flops_target_G'])
     derived = stage_derive(st, search)
+    if args.stop_after == 'search':
+        return dict(search=search, derived=derived)
     random_nets = stage_sample(st, derived)
+    if args.stop_after == 'sample':
+        return dict(search=search, derived=derived, random=random_nets)
     nets = networks(st, derived, random_nets)
     runs = {}
     for net in nets:

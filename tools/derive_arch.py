@@ -64,10 +64,12 @@ def main(argv=None):
         if args.measure_latency:
             from mmengine.config import Config
 
-            from attnas_mmseg.search.export import apply_arch, measure_latency
-            measured = measure_latency(
+            from attnas_mmseg.search.export import apply_arch
+            from attnas_mmseg.search.latency import LatencyLUT, time_network
+            measured = time_network(
                 apply_arch(Config.fromfile(args.config).model.to_dict(), spec),
-                search['latency_lut'])
+                LatencyLUT.load(search['latency_lut']).settings, runs=10,
+                warmup=3)['median_ms']
             line += f', measured {measured:.2f} ms'
         print(line)
     print_confidence(search, meta['topk'])

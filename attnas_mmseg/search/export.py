@@ -328,21 +328,3 @@ def write_derived(spec: ArchSpec,
     write_new_file(targets[1], retrain)
     return spec
 
-
-def measure_latency(model_cfg: dict, lut_path: str,
-                    runs: int = 10, warmup: int = 3) -> float:
-    """Median ms of the network ``model_cfg`` timed end to end as the LUT's
-    entries were (backend, device, threads, input size, batch 1, BN fused)."""
-    from ..deploy import DenseLogits, fuse_conv_bn, time_module
-    from .latency import LatencyLUT
-    settings = LatencyLUT.load(lut_path).settings
-    model = _build(model_cfg)
-    if settings.get('fused', True):
-        model = fuse_conv_bn(model, inplace=True)
-    x = torch.randn(1, 3, *settings['input_size'],
-                    generator=torch.Generator().manual_seed(0))
-    times = time_module(DenseLogits(model), [x], backend=settings['backend'],
-                        device=settings['device'],
-                        threads=settings['threads'], runs=runs,
-                        warmup=warmup)
-    return 1e3 * sorted(times)[len(times) // 2]

@@ -575,3 +575,23 @@ def load_latency_table(lut_path: Union[str, Path],
         if attention is not None else 0
     return CostTable(input_size=size, fixed=float(fixed), backbone=backbone,
                      attention=attention, num_layers=num_layers, unit='ms')
+
+
+def time_network(cfg: dict, settings: Dict[str, Any], runs: int,
+                 warmup: int) -> Dict[str, float]:
+    """End-to-end latency of a model config timed as a LUT's entries were
+    (``settings``: backend, device, threads, input size; batch 1), BN
+    calibrated on random data then folded into the convolutions."""
+    from ..deploy import (DenseLogits, build_segmentor, calibrate_bn,
+                          fuse_conv_bn, summarize, time_module)
+    h, w = settings['input_size']
+    torch.manual_seed(0)
+    model = build_segmentor(cfg)
+    calibrate_bn(model, torch.randn(2, 3, min(h, 256), min(w, 512)))
+    dense = DenseLogits(fuse_conv_bn(model, inplace=True))
+    x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    times = time_module(dense, [x], backend=settings['backend'],
+                        device=settings['device'],
+                        threads=settings['threads'], runs=runs,
+                        warmup=warmup)
+    return summarize(times)
