@@ -9,5 +9,5 @@ model = dict(
     backbone=dict(search_mode='gumbel', tau=1.0),
     decode_head=dict(search_mode='gumbel', sample_topk=4, tau=1.0))
 # each rank's weight step leaves the ops it did not sample without gradient
-model_wrapper_cfg = dict(type='MMDistributedDataParallel',
-                         find_unused_parameters=True)
+# (mmengine's runner and the CPU wrapper of tools/train.py both read this)
+find_unused_parameters = True

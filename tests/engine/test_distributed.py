@@ -98,3 +98,28 @@ def test_dist_train_and_test_scripts_on_cpu(tiny_cityscapes, tmp_path):
     one = run([sys.executable, 'tools/test.py', str(cfg_path), checkpoint,
                '--work-dir', str(tmp_path / 'test1')])
     assert miou(two) == miou(one)
+
+
+def test_gumbel_search_under_dist_train(tiny_cityscapes, tmp_path):
+    """The sampled-path mode under 2-process DDP: each rank runs the path it
+    sampled, ``find_unused_parameters`` (as the gumbel search config sets it)
+    lets DDP reduce the rest, and alpha/beta stay identical on both ranks."""
+    cfg = readme_style_config(tiny_cityscapes, tmp_path)
+    for part in ('backbone', 'decode_head'):
+        cfg['model'][part]['search_mode'] = 'gumbel'
+    cfg['find_unused_parameters'] = True
+    cfg_path = tmp_path / 'search.py'
+    Config(cfg).dump(str(cfg_path))
+    pythonpath = f'{REPO}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'
+    run(['bash', 'tools/dist_train.sh', str(cfg_path), '2'],
+        PORT=str(free_port()), PYTHONPATH=pythonpath)
+    arch = [torch.load(tmp_path / f'arch_rank{r}.pth') for r in (0, 1)]
+    initial = torch.load(tmp_path / 'epoch_1.pth')['state_dict']
+    for name in arch[0]:
+        assert torch.equal(arch[0][name], arch[1][name]), name
+        assert not torch.equal(arch[0][name], initial[name]), name
+    states = [torch.load(tmp_path / f'state_rank{r}.pth') for r in (0, 1)]
+    for name, value in states[0].items():
+        if not name.endswith(('running_mean', 'running_var',
+                              'num_batches_tracked')):
+            assert torch.equal(value, states[1][name]), name

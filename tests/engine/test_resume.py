@@ -78,3 +78,23 @@ def test_resume_matches_straight_run(tiny_cityscapes, tmp_path):
 
     control = resume(tiny_cityscapes, tmp_path / 'c', random_state_hook=False)
     assert 'backbone.alpha' in differing(a, state(control))
+
+
+def test_gumbel_resume_matches_straight_run(tiny_cityscapes, tmp_path):
+    """The sampled-path mode draws its paths from torch's generator, which
+    the RandomStateHook restores: resumed == straight there too."""
+    def cfg(work_dir, **kw):
+        cfg = search_cfg(tiny_cityscapes, work_dir, **dict(KW, **kw))
+        for part in ('backbone', 'decode_head'):
+            cfg['model'][part]['search_mode'] = 'gumbel'
+        return cfg
+
+    straight = run(cfg(tmp_path / 'a'))
+    run(cfg(tmp_path / 'b', max_epochs=2))
+    resumed_cfg = cfg(tmp_path / 'b')
+    resumed_cfg['resume'] = True
+    resumed = run(resumed_cfg)
+    a, b = state(straight), state(resumed)
+    assert not torch.equal(a['backbone.alpha'],
+                           straight.model.backbone.alpha.new_zeros(17, 6))
+    assert differing(a, b) == []
