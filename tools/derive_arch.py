@@ -27,6 +27,11 @@ def parse_args(argv=None):
                         metavar=('H', 'W'),
                         help='size for FLOPs (default: derive.input_size '
                         'or 1024 2048)')
+    parser.add_argument('--flops-window', type=float, default=None,
+                        help='fit the derived FLOPs to within this relative '
+                        "window of the search's target by switching the "
+                        'least certain blocks (default: derive.flops_window '
+                        'of CONFIG; absent: the argmax as is, as the paper)')
     parser.add_argument('--overwrite', action='store_true')
     parser.add_argument('--measure-latency', action='store_true',
                         help='time the derived network end to end as the '
@@ -40,7 +45,8 @@ def main(argv=None):
     try:
         spec = export_derived(args.config, args.checkpoint, args.out_dir,
                               topk=args.topk, overwrite=args.overwrite,
-                              input_size=args.input_size)
+                              input_size=args.input_size,
+                              flops_window=args.flops_window)
     except (ValueError, FileExistsError) as err:
         sys.exit(f'derive_arch: error: {err}')
     meta = spec.meta
@@ -56,6 +62,14 @@ def main(argv=None):
               f'{h}x{w} ({100 * (derived / target - 1):+.1f}%; '
               f'L_flops {search["flops_loss_mode"]}, FLOPs_pred '
               f'{search["flops_pricing"]})')
+        if search.get('fitted') is not None:
+            moves = ', '.join(
+                f'block {m["block"]} op {m["op_from"]}->{m["op_to"]} (logit '
+                f'gap {m["logit_gap"]:.3f})' for m in search['fitted'])
+            print(f'argmax network {search["flops_argmax_G"]:.2f}G; fitted '
+                  f'to the target within {100 * search["flops_window"]:g}%'
+                  + (f' by switching {moves}' if moves else ': no switch '
+                     'needed'))
     if search.get('latency_derived_pred_ms') is not None:
         line = (f'latency predicted {search["latency_derived_pred_ms"]:.2f}'
                 f' ms (table {search["latency_lut"]})')

@@ -1,11 +1,12 @@
 """§3.3.3: turning the learned (alpha, beta) into a discrete architecture."""
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from .arch_spec import ArchSpec
 from .attention_space import attention_weights
 from .candidates import NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS
+from .cost_table import CostTable
 
 
 def derive_backbone(alpha: torch.Tensor) -> Tuple[int, ...]:
@@ -45,3 +46,57 @@ def derive_arch(alpha: Optional[torch.Tensor],
         attention=derive_attention(beta, topk),
         backbone=None if alpha is None else derive_backbone(alpha),
         meta=dict(meta or {}))
+
+
+def fit_backbone_to_target(alpha: torch.Tensor, spec: ArchSpec,
+                           table: CostTable, target: float,
+                           window: float) -> Tuple[ArchSpec, List[dict]]:
+    """Honour a cost target at derivation, spending the least evidence.
+
+    A constraint mode beyond §3.3.3: when the argmax network's cost (FLOPs or
+    latency, ``table``'s unit) is more than ``window`` (relative) from
+    ``target``, blocks are switched one at a time to other ops, each time the
+    switch that moves the cost toward the target at the smallest loss of
+    logit per unit of cost moved (``alpha[i, argmax] - alpha[i, j]`` over the
+    useful part of the cost change), until the cost is within the window or
+    no switch brings it closer. Blocks whose choice is within noise
+    (:mod:`.confidence`) have logit gaps near zero, so they are the ones
+    switched; a confident choice is kept unless nothing else can reach the
+    target. The attention set is kept as derived.
+
+    Returns the fitted spec and one record per switch (block, from, to,
+    logit gap given up).
+    """
+    if spec.backbone is None or table.backbone is None:
+        raise ValueError('spec: fitting a cost target needs a searched '
+                         'backbone')
+    if not target > 0 or not window >= 0:
+        raise ValueError(f'target must be > 0 and window >= 0, got '
+                         f'{target!r}, {window!r}')
+    logits = alpha.detach().double()
+    ops = list(spec.backbone)
+    best_logit = logits.max(-1).values
+    cost = table.network_cost(spec)
+    switches = []
+    while abs(cost / target - 1) > window:
+        need = target - cost
+        best = None
+        for i in range(len(ops)):
+            here = float(table.backbone[i, ops[i] - 1])
+            for j in range(table.backbone.shape[1]):
+                delta = float(table.backbone[i, j]) - here
+                if abs(cost + delta - target) >= abs(need):
+                    continue   # not closer to the target
+                given_up = float(best_logit[i] - logits[i, j])
+                score = given_up / min(abs(delta), abs(need))
+                if best is None or score < best[0]:
+                    best = (score, i, j + 1, delta, given_up)
+        if best is None:
+            break
+        _, i, op, delta, given_up = best
+        switches.append(dict(block=i + 1, op_from=ops[i], op_to=op,
+                             logit_gap=given_up))
+        ops[i] = op
+        cost += delta
+    fitted = ArchSpec(spec.attention, tuple(ops), dict(spec.meta))
+    return fitted, switches

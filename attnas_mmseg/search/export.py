@@ -29,7 +29,7 @@ from .arch_params import is_arch_param
 from .arch_spec import MAX_LAYERS, ArchSpec
 from .candidates import NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS
 from .confidence import noise_sigma_from_checkpoint
-from .derive import derive_arch
+from .derive import derive_arch, fit_backbone_to_target
 from .flops import build_flops_table, count_complete_flops
 
 ARCH_FILE, RETRAIN_FILE = 'arch.json', 'retrain.py'
@@ -181,8 +181,16 @@ def export_derived(config: str,
                    out_dir: str,
                    topk: Optional[int] = None,
                    overwrite: bool = False,
-                   input_size: Optional[Tuple[int, int]] = None) -> ArchSpec:
-    """Write ``arch.json`` and ``retrain.py`` for a search checkpoint."""
+                   input_size: Optional[Tuple[int, int]] = None,
+                   flops_window: Optional[float] = None) -> ArchSpec:
+    """Write ``arch.json`` and ``retrain.py`` for a search checkpoint.
+
+    ``flops_window`` (default: the config's ``derive.flops_window``, else
+    None): when the argmax network's FLOPs are further than this (relative)
+    from the search's target, blocks are switched by
+    :func:`~.derive.fit_backbone_to_target` (the switches are recorded in
+    ``meta['search']['fitted']``); None derives §3.3.3's argmax as is.
+    """
     cfg = Config.fromfile(config)
     derive_cfg = cfg.get('derive', {})
     topk = derive_cfg.get('topk', 4) if topk is None else topk
@@ -206,6 +214,17 @@ def export_derived(config: str,
         arch_steps=hook_state.get('arch_steps'),
         noise_sigma=hook_state.get('noise_sigma',
                                    noise_sigma_from_checkpoint(ckpt)))
+    if flops_window is None:
+        flops_window = derive_cfg.get('flops_window')
+    if flops_window is not None and alpha is not None and \
+            search.get('flops_target_G') is not None:
+        search_table = build_flops_table(_build(cfg.model.to_dict()),
+                                         search['flops_input_size'])
+        search['flops_argmax_G'] = search_table.network_cost(spec) / 1e9
+        spec, search['fitted'] = fit_backbone_to_target(
+            alpha, spec, search_table, search['flops_target_G'] * 1e9,
+            float(flops_window))
+        search['flops_window'] = float(flops_window)
     if search.get('flops_target_G') is not None:
         table = build_flops_table(
             _build(apply_arch(cfg.model.to_dict(), spec)),

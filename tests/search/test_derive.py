@@ -265,3 +265,43 @@ def test_derive_reports_target_and_names_uncertain_blocks(search_run,
     assert 'FLOPs target 0.20G vs derived' in out
     assert 'warning' in out and 'block 5' in out
     assert 'block 4,' not in out and 'block 6,' not in out
+
+
+def _cost_table():
+    from attnas_mmseg.search import CostTable
+    backbone = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]] * 17)
+    return CostTable(input_size=(8, 8), fixed=10.0, backbone=backbone,
+                     attention=torch.ones(13), num_layers=2)
+
+
+@pytest.mark.parametrize('target', [50.0, 80.0])   # reachable by the ties
+def test_fit_to_target_switches_the_least_certain_blocks(target):
+    from attnas_mmseg.search.derive import fit_backbone_to_target
+    table = _cost_table()
+    alpha = torch.zeros(17, 6)
+    alpha[:, 2] = 5.0               # confident: op 3 everywhere ...
+    alpha[:8, 2] = 0.01             # ... except 8 near-tied blocks
+    spec = derive_arch(alpha, torch.zeros(2, 13), 4)
+    cost = table.network_cost(spec)   # 10 + 17 * 3 + 4 = 65
+    fitted, moves = fit_backbone_to_target(alpha, spec, table, target, 0.1)
+    assert abs(table.network_cost(fitted) / target - 1) <= 0.1
+    assert moves and all(m['block'] <= 8 for m in moves)
+    assert all(m['logit_gap'] <= 0.01 + 1e-9 for m in moves)
+    assert fitted.attention == spec.attention
+    changed = [i + 1 for i, (a, b) in enumerate(
+        zip(spec.backbone, fitted.backbone)) if a != b]
+    assert changed == sorted({m['block'] for m in moves})
+    # within the window already: nothing changes
+    same, none = fit_backbone_to_target(alpha, spec, table, cost, 0.1)
+    assert same.backbone == spec.backbone and none == []
+
+
+def test_fit_to_an_unreachable_target_stops_at_the_closest():
+    from attnas_mmseg.search.derive import fit_backbone_to_target
+    table = _cost_table()
+    alpha = torch.zeros(17, 6)
+    spec = derive_arch(alpha, torch.zeros(2, 13), 4)
+    fitted, _ = fit_backbone_to_target(alpha, spec, table, 1.0, 0.1)
+    assert fitted.backbone == (1, ) * 17      # the cheapest network
+    with pytest.raises(ValueError, match='target'):
+        fit_backbone_to_target(alpha, spec, table, 0.0, 0.1)
