@@ -84,7 +84,7 @@ def test_config(path: Path, request: pytest.FixtureRequest):
         hook = hooks['ArchUpdateHook']
         assert hook.get('flops_loss_mode', 'abs') == 'abs'
         assert hook.get('flops_pricing', 'derived') == 'derived'
-        assert cfg.derive.get('flops_window') == 0.1
+        assert cfg.derive.get('target_window') == 0.1
 
     found = list(datasets(cfg))
     assert found and found[0][0] == 'train_dataloader'

@@ -27,11 +27,12 @@ def parse_args(argv=None):
                         metavar=('H', 'W'),
                         help='size for FLOPs (default: derive.input_size '
                         'or 1024 2048)')
-    parser.add_argument('--flops-window', type=float, default=None,
-                        help='fit the derived FLOPs to within this relative '
-                        "window of the search's target by switching the "
-                        'least certain blocks (default: derive.flops_window '
-                        'of CONFIG; absent: the argmax as is, as the paper)')
+    parser.add_argument('--target-window', type=float, default=None,
+                        help='fit the derived cost (FLOPs, or latency for a '
+                        'latency-only search) to within this relative window '
+                        "of the search's target by switching the least "
+                        'certain blocks (default: derive.target_window of '
+                        'CONFIG; absent: the argmax as is, as the paper)')
     parser.add_argument('--overwrite', action='store_true')
     parser.add_argument('--measure-latency', action='store_true',
                         help='time the derived network end to end as the '
@@ -46,7 +47,7 @@ def main(argv=None):
         spec = export_derived(args.config, args.checkpoint, args.out_dir,
                               topk=args.topk, overwrite=args.overwrite,
                               input_size=args.input_size,
-                              flops_window=args.flops_window)
+                              target_window=args.target_window)
     except (ValueError, FileExistsError) as err:
         sys.exit(f'derive_arch: error: {err}')
     meta = spec.meta
@@ -60,16 +61,10 @@ def main(argv=None):
         h, w = search['flops_input_size']
         print(f'FLOPs target {target:.2f}G vs derived {derived:.2f}G at '
               f'{h}x{w} ({100 * (derived / target - 1):+.1f}%; '
-              f'L_flops {search["flops_loss_mode"]}, FLOPs_pred '
-              f'{search["flops_pricing"]})')
-        if search.get('fitted') is not None:
-            moves = ', '.join(
-                f'block {m["block"]} op {m["op_from"]}->{m["op_to"]} (logit '
-                f'gap {m["logit_gap"]:.3f})' for m in search['fitted'])
-            print(f'argmax network {search["flops_argmax_G"]:.2f}G; fitted '
-                  f'to the target within {100 * search["flops_window"]:g}%'
-                  + (f' by switching {moves}' if moves else ': no switch '
-                     'needed'))
+              + ('FLOPs not steered: flops_weight 0)'
+                 if search.get('flops_weight') == 0 else
+                 f'L_flops {search["flops_loss_mode"]}, FLOPs_pred '
+                 f'{search["flops_pricing"]})'))
     if search.get('latency_derived_pred_ms') is not None:
         line = (f'latency predicted {search["latency_derived_pred_ms"]:.2f}'
                 f' ms (table {search["latency_lut"]})')
@@ -86,6 +81,17 @@ def main(argv=None):
                 warmup=3)['median_ms']
             line += f', measured {measured:.2f} ms'
         print(line)
+    fit = search.get('fit')
+    if fit is not None:
+        moves = ', '.join(
+            f'block {m["block"]} op {m["op_from"]}->{m["op_to"]} (logit gap '
+            f'{m["logit_gap"]:.3f})' for m in fit['switches'])
+        unit = 'G FLOPs' if fit['unit'] == 'G' else ' ms'
+        print(f'argmax network {fit["argmax"]:.2f}{unit} against the target '
+              f'{fit["target"]:.2f}{unit}: '
+              + (f'fitted to {fit["fitted"]:.2f}{unit} (within '
+                 f'{100 * fit["window"]:g}%) by switching {moves}' if moves
+                 else f'within {100 * fit["window"]:g}%, no switch needed'))
     print_confidence(search, meta['topk'])
     print(f'wrote {osp.join(args.out_dir, "arch.json")} and '
           f'{osp.join(args.out_dir, "retrain.py")}')

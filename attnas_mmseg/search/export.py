@@ -182,14 +182,16 @@ def export_derived(config: str,
                    topk: Optional[int] = None,
                    overwrite: bool = False,
                    input_size: Optional[Tuple[int, int]] = None,
-                   flops_window: Optional[float] = None) -> ArchSpec:
+                   target_window: Optional[float] = None) -> ArchSpec:
     """Write ``arch.json`` and ``retrain.py`` for a search checkpoint.
 
-    ``flops_window`` (default: the config's ``derive.flops_window``, else
-    None): when the argmax network's FLOPs are further than this (relative)
+    ``target_window`` (default: the config's ``derive.target_window``, else
+    None): when the argmax network's cost is further than this (relative)
     from the search's target, blocks are switched by
-    :func:`~.derive.fit_backbone_to_target` (the switches are recorded in
-    ``meta['search']['fitted']``); None derives §3.3.3's argmax as is.
+    :func:`~.derive.fit_backbone_to_target` (recorded in
+    ``meta["search"]["fit"]``). The cost is the one the search was steered
+    by: latency when it searched against a latency table only
+    (``flops_weight=0``), FLOPs otherwise. None derives §3.3.3's argmax.
     """
     cfg = Config.fromfile(config)
     derive_cfg = cfg.get('derive', {})
@@ -214,17 +216,10 @@ def export_derived(config: str,
         arch_steps=hook_state.get('arch_steps'),
         noise_sigma=hook_state.get('noise_sigma',
                                    noise_sigma_from_checkpoint(ckpt)))
-    if flops_window is None:
-        flops_window = derive_cfg.get('flops_window')
-    if flops_window is not None and alpha is not None and \
-            search.get('flops_target_G') is not None:
-        search_table = build_flops_table(_build(cfg.model.to_dict()),
-                                         search['flops_input_size'])
-        search['flops_argmax_G'] = search_table.network_cost(spec) / 1e9
-        spec, search['fitted'] = fit_backbone_to_target(
-            alpha, spec, search_table, search['flops_target_G'] * 1e9,
-            float(flops_window))
-        search['flops_window'] = float(flops_window)
+    if target_window is None:
+        target_window = derive_cfg.get('target_window')
+    if target_window is not None and alpha is not None:
+        spec = _fit_to_target(spec, alpha, cfg, search, float(target_window))
     if search.get('flops_target_G') is not None:
         table = build_flops_table(
             _build(apply_arch(cfg.model.to_dict(), spec)),
@@ -241,6 +236,29 @@ def export_derived(config: str,
         spec, config, out_dir, input_size, overwrite,
         origin=f'Derived by tools/derive_arch.py from '
         f'{osp.abspath(checkpoint)}')
+
+
+def _fit_to_target(spec: ArchSpec, alpha: torch.Tensor, cfg: Config,
+                   search: dict, window: float) -> ArchSpec:
+    """:func:`fit_backbone_to_target` on the cost the search targeted."""
+    latency_only = bool(search.get('latency_lut')) and \
+        search.get('latency_weight', 0) > 0 and not search.get('flops_weight')
+    if latency_only:
+        from .latency import load_latency_table
+        table = load_latency_table(search['latency_lut'], cfg.model.to_dict())
+        target, unit, scale = search['latency_target_ms'], 'ms', 1.0
+    elif search.get('flops_target_G') is not None:
+        table = build_flops_table(_build(cfg.model.to_dict()),
+                                  search['flops_input_size'])
+        target, unit, scale = search['flops_target_G'], 'G', 1e9
+    else:
+        return spec
+    search.update(fit=dict(unit=unit, target=target, window=window,
+                           argmax=table.network_cost(spec) / scale))
+    spec, search['fit']['switches'] = fit_backbone_to_target(
+        alpha, spec, table, target * scale, window)
+    search['fit']['fitted'] = table.network_cost(spec) / scale
+    return spec
 
 
 def search_settings(cfg: Config) -> Dict[str, object]:

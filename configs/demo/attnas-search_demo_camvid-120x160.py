@@ -62,8 +62,8 @@ default_hooks = dict(
                     interval=max_epochs, max_keep_ckpts=1, save_last=True))
 derive = dict(
     topk=4,
-    # fit the derived FLOPs to +-10% of the target by switching the least
+    # fit the derived cost to +-10% of the target by switching the least
     # certain blocks (docs/design.md); remove for the paper's plain argmax
-    flops_window=0.1,
+    target_window=0.1,
     input_size=(720, 960),
     retrain_base='./attnas-retrain_demo_camvid-360x480.py')

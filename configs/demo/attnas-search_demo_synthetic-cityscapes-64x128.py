@@ -87,8 +87,8 @@ default_hooks = dict(
 env_cfg = dict(cudnn_benchmark=False)
 derive = dict(
     topk=4,
-    # fit the derived FLOPs to +-10% of the target by switching the least
+    # fit the derived cost to +-10% of the target by switching the least
     # certain blocks (docs/design.md); remove for the paper's plain argmax
-    flops_window=0.1,
+    target_window=0.1,
     input_size=(1024, 2048),
     retrain_base='./attnas-retrain_demo_synthetic-cityscapes-128x256.py')

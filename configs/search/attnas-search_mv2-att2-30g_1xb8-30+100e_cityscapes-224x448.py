@@ -10,8 +10,8 @@ model = dict(
     data_preprocessor=dict(size=crop_size), decode_head=dict(num_layers=2))
 derive = dict(
     topk=4,
-    # fit the derived FLOPs to +-10% of the target by switching the least
+    # fit the derived cost to +-10% of the target by switching the least
     # certain blocks (docs/design.md); remove for the paper's plain argmax
-    flops_window=0.1,
+    target_window=0.1,
     input_size=(1024, 2048),
     retrain_base='../_base_/attnas_mv2_retrain_cityscapes-512x1024.py')
