@@ -55,7 +55,8 @@ def parse_args(argv=None):
                         metavar=('H', 'W'))
     parser.add_argument('--num-layers', type=int, default=2,
                         help='attention layers of the supernet (att2: 2)')
-    parser.add_argument('--modes', nargs='+', default=['darts', 'gumbel'],
+    parser.add_argument('--modes', nargs='+',
+                        default=['darts', 'gumbel', 'proxyless'],
                         help='search modes to time (first: the reference)')
     parser.add_argument('--floor', action='store_true',
                         help='also time every candidate alone (slow)')
@@ -182,6 +183,7 @@ def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
     from attnas_mmseg.search.arch_params import named_arch_parameters
     from attnas_mmseg.search.flops import build_flops_table
     from attnas_mmseg.search.flops_loss import flops_loss
+    from attnas_mmseg.search.search_modes import arch_pass
     set_threads(threads)
     model = build_supernet(num_layers, search_mode)
     # build_flops_table runs the stem and head on CPU tensors: build it
@@ -198,7 +200,8 @@ def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
         loss, _ = model.parse_losses(model.loss(*weight_batch))
         loss.backward()
         model.zero_grad(set_to_none=True)
-        ce, _ = model.parse_losses(model.loss(*arch_batch))
+        with arch_pass([model.backbone, model.decode_head.attention]):
+            ce, _ = model.parse_losses(model.loss(*arch_batch))
         pred = flops_table.predict(alpha, beta, 'derived', 4)
         total = ce + 0.1 * flops_loss(pred, 30e9, 'abs')
         torch.autograd.grad(total, list(arch.values()))

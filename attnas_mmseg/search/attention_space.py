@@ -7,7 +7,7 @@ all layers together sum to one::
     w = softmax(beta.flatten()).view(L, 13)
     x_l = sum_j w[l, j] * Att_j(x_{l-1})
 
-In the sampled-path ``search_mode='gumbel'`` (:mod:`.search_modes`) the same
+In the sampled-path modes (``'gumbel'``, ``'proxyless'``, :mod:`.search_modes`) the same
 unified softmax is sampled without replacement (``sample_topk`` cells, the
 top-k of §3.3.3) and only the sampled attentions run, with weight 1 each; a
 layer with no sampled cell passes its input through.
@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from .arch_spec import MAX_LAYERS
 from .candidates import NUM_ATTENTIONS, build_attention
-from .search_modes import check_search_mode, check_tau, gumbel_top_k
+from .search_modes import cell_weights, check_search_mode, check_tau
 
 COMBINE_MODES = ('sum', 'mean')
 
@@ -43,8 +43,8 @@ class AttentionLayers(nn.Module):
         arch: Attention ids per layer (fixed mode); None to search.
         combine: How a fixed layer merges its parallel attentions.
         sa_projection: Learned projections in Att11/Att12's self-attention.
-        search_mode: 'darts' (Eq. 2, all candidates mixed) or 'gumbel'
-            (sampled top-k cells); search mode only.
+        search_mode: 'darts' (Eq. 2, all candidates mixed), 'gumbel' or
+            'proxyless' (sampled cells, :mod:`.search_modes`).
         sample_topk: Cells sampled per step in 'gumbel' mode (the derived
             head's top-k, 4 in the paper).
         tau: Gumbel-softmax temperature of the straight-through gradient
@@ -75,6 +75,7 @@ class AttentionLayers(nn.Module):
         self.searching = arch is None
         self.search_mode = check_search_mode(search_mode)
         self.tau = check_tau(tau)
+        self.arch_pass = False   # set by search_modes.arch_pass
         if self.searching:
             if isinstance(num_layers, bool) or \
                     not isinstance(num_layers, int) or \
@@ -108,9 +109,10 @@ class AttentionLayers(nn.Module):
         return build_attention(att_id, self.channels, **self.layer_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.searching and self.search_mode == 'gumbel':
-            weights, mask = gumbel_top_k(self.beta, self.sample_topk,
-                                         self.tau, self.training)
+        if self.searching and self.search_mode != 'darts':
+            weights, mask = cell_weights(self.beta, self.search_mode,
+                                         self.sample_topk, self.tau,
+                                         self.training, self.arch_pass)
             for layer, w, chosen in zip(self.layers, weights, mask.tolist()):
                 picked = [i for i, c in enumerate(chosen) if c]
                 if picked:

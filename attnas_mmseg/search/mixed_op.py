@@ -1,5 +1,5 @@
 """Eq. (1): a backbone block as a softmax(alpha)-weighted mixture of its ops."""
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -11,17 +11,16 @@ class MixedOp(nn.ModuleList):
     ``x_i = sum_j w_j * Op_j(x_{i-1})`` with ``w = softmax(alpha_i)`` (Eq. 1).
     The weights are computed once per forward by the owner of ``alpha`` (in
     the search mode it chose, :mod:`.search_modes`) and passed in; a
-    sampled-path mode also passes the op it sampled, and only that op runs.
+    sampled-path mode also passes the ops it drew, and only those run.
     """
 
     def __init__(self, ops: Iterable[nn.Module]) -> None:
         super().__init__(ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor,
-                active: Optional[int] = None) -> torch.Tensor:
-        """x: (B, C_in, H, W); weights: (num_ops,); active: the one op to run
-        (its weight is 1 in value, straight-through in gradient), or None to
-        run all."""
+                active: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """x: (B, C_in, H, W); weights: (num_ops,); active: the ops to run
+        (a sampled mode's draw), or None to run all."""
         if active is not None:
-            return weights[active] * self[active](x)
+            return sum(weights[j] * self[j](x) for j in active)
         return sum(w * op(x) for w, op in zip(weights, self))

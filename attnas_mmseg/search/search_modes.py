@@ -15,16 +15,29 @@
   ``softmax((logits + g) / tau)``. In eval mode the argmax / top-k
   architecture runs, i.e. the network :mod:`.derive` would produce.
 
+* ``'proxyless'`` (beyond the paper; ProxylessNAS, Cai et al. 2019): a
+  sampled path for the weight step (one op per block drawn from
+  ``softmax(alpha_i)``, ``sample_topk`` cells by Gumbel-top-k, no gradient
+  to alpha/beta), and *two* paths for the arch step (two distinct ops per
+  block, ``2 * sample_topk`` cells), mixed by the softmax of their own logits
+  renormalised over the drawn candidates (``sample_topk`` times it for the
+  cells, so the weights sum to the number of attentions the derived head
+  keeps). The arch gradient then compares the drawn candidates' outputs, as
+  Eq. (1)'s does for all of them, instead of rating one output alone as the
+  straight-through gradient does. The hook marks its arch pass with
+  :func:`arch_pass`.
+
 Derivation, FLOPs_pred, checkpoints and resume do not depend on the mode:
 alpha and beta have the same shapes and meaning in every mode, and the
 sampling draws from torch's global generator, which the search checkpoints
 (``RandomStateHook``).
 """
-from typing import List, Tuple
+import contextlib
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 import torch
 
-SEARCH_MODES = ('darts', 'gumbel')
+SEARCH_MODES = ('darts', 'gumbel', 'proxyless')
 
 
 def check_search_mode(mode: str) -> str:
@@ -89,3 +102,66 @@ def gumbel_top_k(logits: torch.Tensor, k: int, tau: float,
     soft = (perturbed / tau).softmax(0)
     return straight_through(hard, soft).view_as(logits), mask.view_as(logits)
 
+
+
+@contextlib.contextmanager
+def arch_pass(modules: Iterable[torch.nn.Module]) -> Iterator[None]:
+    """Mark the forward passes inside as the arch step's (``'proxyless'``
+    draws two paths there)."""
+    modules = list(modules)
+    for m in modules:
+        m.arch_pass = True
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.arch_pass = False
+
+
+def _draw(probs: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` distinct indices per row drawn from ``probs`` without
+    replacement, (rows, n)."""
+    return torch.multinomial(probs, n, replacement=False)
+
+
+def block_weights(alpha: torch.Tensor, mode: str, tau: float, training: bool,
+                  in_arch_pass: bool
+                  ) -> Tuple[torch.Tensor, List[Optional[List[int]]]]:
+    """Eq. (1)'s weights of every block in ``mode`` and the ops to run.
+
+    Returns (weights (blocks, ops), per block the op indices to run, or None
+    for all of them).
+    """
+    blocks = alpha.shape[0]
+    if mode == 'darts':
+        return alpha.softmax(-1), [None] * blocks
+    if mode == 'gumbel' or not training:
+        weights, index = gumbel_one_hot(alpha, tau, training)
+        return weights, [[i] for i in index]
+    drawn = _draw(alpha.detach().softmax(-1), 2 if in_arch_pass else 1)
+    if not in_arch_pass:
+        weights = torch.zeros_like(alpha).scatter_(1, drawn, 1.0)
+        return weights, drawn.tolist()
+    pair = alpha.gather(1, drawn).softmax(-1)
+    weights = torch.zeros_like(alpha).scatter(1, drawn, pair)
+    return weights, drawn.tolist()
+
+
+def cell_weights(beta: torch.Tensor, mode: str, k: int, tau: float,
+                 training: bool, in_arch_pass: bool
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The sampled modes' attention cells: (weights, boolean mask), both the
+    shape of ``beta`` (Eq. 2's grid); ``'darts'`` is not sampled."""
+    if mode == 'gumbel' or not training:
+        return gumbel_top_k(beta, k, tau, training)
+    n = min(2 * k, beta.numel()) if in_arch_pass else k
+    flat = beta.flatten()
+    perturbed = flat.detach() + _gumbel_like(flat)
+    cells = perturbed.topk(n).indices
+    mask = torch.zeros_like(flat, dtype=torch.bool)
+    mask[cells] = True
+    if not in_arch_pass:
+        return mask.to(flat.dtype).view_as(beta), mask.view_as(beta)
+    weights = torch.zeros_like(flat).index_put(
+        (cells, ), k * flat[cells].softmax(0))
+    return weights.view_as(beta), mask.view_as(beta)

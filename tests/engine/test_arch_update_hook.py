@@ -195,7 +195,7 @@ def random_search_cfg(root, work_dir, search_mode):
     return cfg
 
 
-@pytest.mark.parametrize('search_mode', ['darts', 'gumbel'])
+@pytest.mark.parametrize('search_mode', ['darts', 'gumbel', 'proxyless'])
 def test_same_seed_same_search(tiny_cityscapes, tmp_path, search_mode):
     results = []
     for run in ('a', 'b'):

@@ -4,7 +4,8 @@ import torch
 
 from attnas_mmseg.models import AttNASHead, SearchableMobileNetV2
 from attnas_mmseg.search import derive_attention, derive_backbone
-from attnas_mmseg.search.search_modes import gumbel_one_hot, gumbel_top_k
+from attnas_mmseg.search.search_modes import (arch_pass, gumbel_one_hot,
+                                              gumbel_top_k)
 
 BN = dict(type='BN')
 
@@ -114,7 +115,7 @@ def test_gumbel_head_runs_the_sampled_cells_only(num_layers):
 
 def test_mode_and_sampling_arguments_are_validated():
     with pytest.raises(ValueError, match='search_mode'):
-        SearchableMobileNetV2(search_mode='proxyless')
+        SearchableMobileNetV2(search_mode='enas')
     with pytest.raises(ValueError, match='tau'):
         SearchableMobileNetV2(search_mode='gumbel', tau=0)
     with pytest.raises(ValueError, match='sample_topk'):
@@ -123,3 +124,46 @@ def test_mode_and_sampling_arguments_are_validated():
     with pytest.raises(ValueError, match='num_layers'):
         AttNASHead(num_layers=True, in_channels=32, channels=16,
                    num_classes=4)
+
+
+def test_proxyless_backbone_one_path_to_train_two_to_compare():
+    torch.manual_seed(0)
+    net = SearchableMobileNetV2(search_mode='proxyless', out_indices=(6, ),
+                                norm_cfg=BN)
+    ops = [(f'{name}.{b}.{j}', op)
+           for name in net.layers
+           for b, block in enumerate(getattr(net, name))
+           for j, op in enumerate(block)]
+    calls, _ = count_calls(ops)
+    out = net(torch.randn(2, 3, 64, 64))       # weight step: one path
+    assert len(calls) == 17
+    out[0].mean().backward()
+    assert net.alpha.grad is None or not net.alpha.grad.any()
+    calls.clear()
+    with arch_pass([net]):                     # arch step: two per block
+        out = net(torch.randn(2, 3, 64, 64))
+    assert not net.arch_pass
+    blocks = {}
+    for name in calls:
+        key = name.rsplit('.', 1)[0]
+        blocks[key] = blocks.get(key, 0) + 1
+    assert len(blocks) == 17 and set(blocks.values()) == {2}
+    out[0].mean().backward()
+    # only the drawn pair of each block gets a gradient, summing to zero
+    grad = net.alpha.grad
+    assert ((grad != 0).sum(-1) <= 2).all() and (grad != 0).any()
+    assert torch.allclose(grad.sum(-1), torch.zeros(17), atol=1e-6)
+
+
+def test_proxyless_head_draws_2k_cells_weighted_to_k():
+    from attnas_mmseg.search.search_modes import cell_weights
+    torch.manual_seed(0)
+    beta = torch.randn(2, 13, requires_grad=True)
+    weights, mask = cell_weights(beta, 'proxyless', 4, 1.0, True, False)
+    assert int(mask.sum()) == 4 and torch.equal(weights, mask.float())
+    weights, mask = cell_weights(beta, 'proxyless', 4, 1.0, True, True)
+    assert int(mask.sum()) == 8
+    assert float(weights.sum()) == pytest.approx(4.0)
+    assert torch.equal(weights != 0, mask)
+    (weights * torch.randn(2, 13)).sum().backward()
+    assert beta.grad[~mask].abs().sum() == 0 and beta.grad.abs().sum() > 0

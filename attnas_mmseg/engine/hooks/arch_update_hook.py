@@ -43,6 +43,7 @@ from ...search.derive import derive_attention, derive_backbone
 from ...search.cost_table import PRICINGS, CostTable
 from ...search.flops import build_flops_table
 from ...search.flops_loss import FLOPS_LOSS_MODES, flops_loss
+from ...search.search_modes import arch_pass
 from ..optimizers.search_optim_wrapper import (ARCH, WEIGHT,
                                                SearchOptimWrapperDict)
 
@@ -276,7 +277,7 @@ class ArchUpdateHook(Hook):
 
     def _check_sampling(self, runner: Runner) -> None:
         head = self._model(runner).decode_head
-        if getattr(head.attention, 'search_mode', 'darts') == 'gumbel' and \
+        if getattr(head.attention, 'search_mode', 'darts') != 'darts' and \
                 head.attention.sample_topk != self.topk:
             runner.logger.warning(
                 f'ArchUpdateHook: the head samples sample_topk='
@@ -347,7 +348,8 @@ class ArchUpdateHook(Hook):
         params = [self._arch_params[n] for n in names]
         self._set_tau(runner)
         data = model.data_preprocessor(self._next_batch(), True)
-        losses = model._run_forward(data, mode='loss')
+        with arch_pass(getattr(m, 'attention', m) for m in self._searchables):
+            losses = model._run_forward(data, mode='loss')
         ce, _ = model.parse_losses(losses)
         flops_pred = self.flops_table.predict(
             self._alpha, self._beta, self.flops_pricing, self.topk)

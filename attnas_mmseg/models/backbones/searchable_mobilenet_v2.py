@@ -15,8 +15,8 @@ from ...search.arch_spec import ArchSpec
 from ...search.candidates import (DEFAULT_OP_ORDER, NUM_BLOCKS, NUM_OPS,
                                   backbone_ops)
 from ...search.mixed_op import MixedOp
-from ...search.search_modes import (check_search_mode, check_tau,
-                                    gumbel_one_hot)
+from ...search.search_modes import (block_weights, check_search_mode,
+                                    check_tau)
 
 
 @MODELS.register_module()
@@ -37,14 +37,16 @@ class SearchableMobileNetV2(BaseModule):
       parameter, returned by :meth:`arch_parameters`. With
       ``search_mode='gumbel'`` each block instead runs one op sampled from
       ``softmax(alpha[i])`` (straight-through gradient; the argmax op in eval
-      mode), see :mod:`attnas_mmseg.search.search_modes`.
+      mode); ``'proxyless'`` runs one drawn op in the weight step and two in
+      the arch step; see :mod:`attnas_mmseg.search.search_modes`.
     * **Fixed mode** (``arch`` = 17 op indices, an ``'mv2(...)'`` string or an
       :class:`ArchSpec`): only the chosen op of each block is built; no
       ``alpha``, no mixture overhead.
 
     Args:
         arch: None to search, or the derived op index of each block.
-        search_mode: 'darts' (Eq. 1, the default) or 'gumbel' (sampled path).
+        search_mode: 'darts' (Eq. 1, the default), 'gumbel' or 'proxyless'
+            (sampled paths).
         tau: Gumbel-softmax temperature ('gumbel'; the hook may anneal it).
         op_order: Key of ``BACKBONE_OP_ORDERS``: the op-index order.
         widen_factor: Width multiplier, as in MobileNetV2.
@@ -106,6 +108,7 @@ class SearchableMobileNetV2(BaseModule):
         self.searching = self.arch is None
         self.search_mode = check_search_mode(search_mode)
         self.tau = check_tau(tau)
+        self.arch_pass = False   # set by search_modes.arch_pass
 
         stem_channels = make_divisible(32 * widen_factor, 8)
         self.conv1 = ConvModule(3, stem_channels, 3, stride=2, padding=1,
@@ -172,12 +175,11 @@ class SearchableMobileNetV2(BaseModule):
     def forward(self, x: torch.Tensor):
         """x: (B, 3, H, W) -> tuple of the ``out_indices`` stage outputs."""
         x = self.conv1(x)
-        weights, active = None, [None] * len(self.block_settings)
-        if self.searching and self.search_mode == 'gumbel':
-            weights, active = gumbel_one_hot(self.alpha, self.tau,
-                                             self.training)
-        elif self.searching:
-            weights = self.alpha.softmax(-1)
+        weights = active = None
+        if self.searching:
+            weights, active = block_weights(self.alpha, self.search_mode,
+                                            self.tau, self.training,
+                                            self.arch_pass)
         outs = []
         block = 0
         for stage, name in enumerate(self.layers):

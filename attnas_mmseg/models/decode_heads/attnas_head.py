@@ -37,10 +37,10 @@ class AttNASHead(BaseDecodeHead):
         attention_channels: Width of the attention layers.
         sa_projection: Learned query/key/value projections in Att11/Att12
             (default False, as Table 1-2 support).
-        search_mode: 'darts' (Eq. 2, the default) or 'gumbel' (sampled
-            top-k cells, :mod:`attnas_mmseg.search.search_modes`).
-        sample_topk: Cells sampled per step in 'gumbel' mode (default 4, the
-            derived head's top-k).
+        search_mode: 'darts' (Eq. 2, the default), 'gumbel' or 'proxyless'
+            (sampled cells, :mod:`attnas_mmseg.search.search_modes`).
+        sample_topk: Cells sampled per step in the sampled modes (default 4,
+            the derived head's top-k).
         tau: Gumbel-softmax temperature ('gumbel').
         **kwargs: ``BaseDecodeHead``'s arguments (in_channels, channels,
             num_classes, in_index, norm_cfg, align_corners, losses, ...).
