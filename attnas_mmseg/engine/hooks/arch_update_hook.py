@@ -237,7 +237,10 @@ class ArchUpdateHook(Hook):
                 f'topk must be in 1..{self._beta.numel()} (the attention '
                 f'candidates of all {self._beta.shape[0]} layers), got '
                 f'{self.topk}')
-        self._searchables = [m for m in (model.backbone, model.decode_head)
+        # the modules that form Eq. (1)-(2)'s weights (their search_mode,
+        # tau and arch_pass): the searched backbone and attention layers
+        self._searchables = [m for m in (model.backbone,
+                                         model.decode_head.attention)
                              if getattr(m, 'searching', False)]
         self._check_sampling(runner)
         self.flops_table = build_flops_table(
@@ -296,8 +299,7 @@ class ArchUpdateHook(Hook):
         tau = self.gumbel_tau[0] + progress * (self.gumbel_tau[1] -
                                                self.gumbel_tau[0])
         for module in self._searchables:
-            target = getattr(module, 'attention', module)
-            target.tau = tau
+            module.tau = tau
 
     def before_train_epoch(self, runner: Runner) -> None:
         # Dataloader workers are seeded when an iterator starts them: an arch
@@ -348,7 +350,7 @@ class ArchUpdateHook(Hook):
         params = [self._arch_params[n] for n in names]
         self._set_tau(runner)
         data = model.data_preprocessor(self._next_batch(), True)
-        with arch_pass(getattr(m, 'attention', m) for m in self._searchables):
+        with arch_pass(self._searchables):
             losses = model._run_forward(data, mode='loss')
         ce, _ = model.parse_losses(losses)
         flops_pred = self.flops_table.predict(
