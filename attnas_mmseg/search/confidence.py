@@ -109,11 +109,15 @@ def noise_sigma_from_checkpoint(checkpoint: Dict[str, Any]
                                 ) -> Optional[float]:
     """:func:`noise_sigma` of a loaded search checkpoint, or None.
 
-    Reads the arch step count ``ArchUpdateHook`` saves
-    (``checkpoint['arch_update_hook']['arch_steps']``) and the arch
-    optimiser's lr (``checkpoint['optimizer']['arch']['param_groups'][0]``).
-    None when either is missing (not a search checkpoint).
+    The hook saves the value it logs, from the root-mean-square arch lr of
+    the steps made (``checkpoint['arch_update_hook']['noise_sigma']``); older
+    checkpoints give the arch step count and the arch optimiser's last lr
+    (which understates sigma after a decaying schedule). None when neither is
+    there (not a search checkpoint).
     """
+    saved = (checkpoint.get('arch_update_hook') or {}).get('noise_sigma')
+    if saved is not None:
+        return float(saved)
     try:
         steps = int(checkpoint['arch_update_hook']['arch_steps'])
         lr = float(checkpoint['optimizer']['arch']['param_groups'][0]['lr'])

@@ -214,8 +214,7 @@ def export_derived(config: str,
                                       cfg.get('randomness', {}).get('seed')),
         alpha=None if alpha is None else alpha.tolist(), beta=beta.tolist(),
         arch_steps=hook_state.get('arch_steps'),
-        noise_sigma=hook_state.get('noise_sigma',
-                                   noise_sigma_from_checkpoint(ckpt)))
+        noise_sigma=noise_sigma_from_checkpoint(ckpt))
     if target_window is None:
         target_window = derive_cfg.get('target_window')
     if target_window is not None and alpha is not None:
