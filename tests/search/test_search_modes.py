@@ -22,6 +22,14 @@ def count_calls(modules):
     return calls, handles
 
 
+def block_ops(net):
+    """(name 'layer.block.op', op) of every candidate of a searching net."""
+    return [(f'{name}.{b}.{j}', op)
+            for name in net.layers
+            for b, block in enumerate(getattr(net, name))
+            for j, op in enumerate(block)]
+
+
 def test_gumbel_one_hot_is_exact_in_value_and_soft_in_gradient():
     torch.manual_seed(0)
     logits = torch.randn(17, 6, requires_grad=True)
@@ -63,10 +71,7 @@ def test_gumbel_backbone_runs_one_op_per_block():
     torch.manual_seed(0)
     net = SearchableMobileNetV2(search_mode='gumbel', out_indices=(6, ),
                                 norm_cfg=BN)
-    ops = [(f'{name}.{b}.{j}', op)
-           for name in net.layers
-           for b, block in enumerate(getattr(net, name))
-           for j, op in enumerate(block)]
+    ops = block_ops(net)
     calls, handles = count_calls(ops)
     out = net(torch.randn(2, 3, 64, 64))
     assert len(calls) == 17 and set(calls.values()) == {1}
@@ -87,10 +92,7 @@ def test_gumbel_backbone_runs_one_op_per_block():
 
 def test_darts_backbone_runs_every_op():
     net = SearchableMobileNetV2(out_indices=(6, ), norm_cfg=BN)
-    ops = [(f'{name}.{b}.{j}', op)
-           for name in net.layers
-           for b, block in enumerate(getattr(net, name))
-           for j, op in enumerate(block)]
+    ops = block_ops(net)
     calls, _ = count_calls(ops)
     net(torch.randn(2, 3, 32, 32))
     assert len(calls) == 17 * 6
@@ -130,10 +132,7 @@ def test_proxyless_backbone_one_path_to_train_two_to_compare():
     torch.manual_seed(0)
     net = SearchableMobileNetV2(search_mode='proxyless', out_indices=(6, ),
                                 norm_cfg=BN)
-    ops = [(f'{name}.{b}.{j}', op)
-           for name in net.layers
-           for b, block in enumerate(getattr(net, name))
-           for j, op in enumerate(block)]
+    ops = block_ops(net)
     calls, _ = count_calls(ops)
     out = net(torch.randn(2, 3, 64, 64))       # weight step: one path
     assert len(calls) == 17
