@@ -5,6 +5,9 @@
         [--search-config configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py] \
         [--work-dir work_dirs/latency_search] [--seed 0]
 
+The LUT must be built for ``--search-config`` (default: the synthetic demo's,
+whose data ``bash scripts/demo.sh`` generates in ``data/synthetic_cityscapes``).
+
 Stages (each skipped when its output exists, so an interrupted run continues):
 
 1. **baseline**: mv2+ASPP (``benchmarks/_common.py``'s baseline) timed end to
