@@ -262,32 +262,20 @@ def _fit_to_target(spec: ArchSpec, alpha: torch.Tensor, cfg: Config,
 
 def search_settings(cfg: Config) -> Dict[str, object]:
     """The cost target and modes of a search config's ``ArchUpdateHook`` (the
-    hook's defaults where the config is silent); {} without the hook."""
-    import inspect
-
+    hook's defaults where the config is silent), as the hook itself records
+    them (:meth:`ArchUpdateHook.settings`); {} without the hook."""
     from ..engine.hooks.arch_update_hook import ArchUpdateHook
     hook = next((h for h in cfg.get('custom_hooks', []) or []
                  if h.get('type') == 'ArchUpdateHook'), None)
     if hook is None:
         return {}
-    defaults = {k: v.default for k, v in inspect.signature(
-        ArchUpdateHook).parameters.items()}
-
-    def get(key):
-        return hook.get(key, defaults[key])
-
+    settings = ArchUpdateHook(
+        **{k: v for k, v in hook.items() if k != 'type'}).settings()
     model = cfg.model
-    return dict(
-        flops_target_G=float(get('flops_target')),
-        flops_input_size=list(get('flops_input_size')),
-        flops_loss_mode=get('flops_loss_mode'),
-        flops_pricing=get('flops_pricing'),
-        flops_weight=float(get('flops_weight')),
-        latency_lut=get('latency_lut'),
-        latency_target_ms=get('latency_target'),
-        search_mode=dict(
-            backbone=model.get('backbone', {}).get('search_mode', 'darts'),
-            head=model.get('decode_head', {}).get('search_mode', 'darts')))
+    settings['search_mode'] = dict(
+        backbone=model.get('backbone', {}).get('search_mode', 'darts'),
+        head=model.get('decode_head', {}).get('search_mode', 'darts'))
+    return settings
 
 
 def _targets(cfg: Config, config: str, out_dir: str,
