@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: the compared models, peak memory.
+"""Shared by the benchmark scripts: the compared models, peak memory, the
+wall time and confidence of a search run.
 
 Timing (``set_threads``, ``time_runs``, ``summarize``) is re-exported from
 :mod:`attnas_mmseg.deploy.timing`, which the latency-table builder uses too.
@@ -211,3 +212,39 @@ def table(rows: List[List[str]], header: List[str]) -> str:
     fmt = '  '.join(f'{{:{a}{w}}}' for a, w in zip(align, widths))
     lines = [fmt.format(*header), fmt.format(*('-' * w for w in widths))]
     return '\n'.join(lines + [fmt.format(*map(str, r)) for r in rows])
+
+
+def train_minutes(work_dir: str) -> Optional[float]:
+    """Wall time of a ``tools/train.py`` run from its mmengine logs: first
+    to last time stamp of each ``<timestamp>/<timestamp>.log``, summed over
+    the invocations of a resumed run (the time between them does not count);
+    None when there is no log."""
+    import datetime
+    import glob
+    import re
+    stamp = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')
+    total = 0.0
+    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
+    for path in logs:
+        with open(path) as f:
+            times = [m.group(1) for m in map(stamp.match, f) if m]
+        if len(times) > 1:
+            first, last = (datetime.datetime.strptime(t, '%Y/%m/%d %H:%M:%S')
+                           for t in (times[0], times[-1]))
+            total += (last - first).total_seconds()
+    return total / 60 if logs else None
+
+
+def confidence_of(checkpoint: str, topk: int) -> Dict[str, Any]:
+    """The confidence table of a search checkpoint
+    (attnas_mmseg/search/confidence.py): text, uncertain names, sigma."""
+    import torch
+
+    from attnas_mmseg.search.confidence import (confidence_table,
+                                                noise_sigma_from_checkpoint)
+    from attnas_mmseg.search.export import arch_params_from_checkpoint
+    alpha, beta = arch_params_from_checkpoint(checkpoint)
+    sigma = noise_sigma_from_checkpoint(torch.load(checkpoint,
+                                                   map_location='cpu'))
+    text, names = confidence_table(alpha, beta, topk, sigma)
+    return dict(table=text, uncertain=names, sigma=sigma)

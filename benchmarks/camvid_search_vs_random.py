@@ -7,7 +7,7 @@
         [--target-ratio 0.7] [--search-epochs 10] [--warmup-epochs 2]
         [--search-options KEY=VALUE ...] [--num-random 3] [--seeds 2]
         [--retrain-epochs 6] [--device cpu|cuda] [--threads 2] [--seed 0]
-        [--latency-runs 10] [--smoke]
+        [--latency-runs 10] [--arm NAME KEY=VALUE ...] [--smoke]
 
 Issue 9's experiment on the real CamVid train/val (SegNet layout, read in
 place from ``--data-root``), one stage after another, each a project tool run
@@ -48,6 +48,21 @@ stored in ``WORK_DIR/options.json``; a re-run with different ones stops (use
 another ``--work-dir``). Everything is logged to ``WORK_DIR/run.log``.
 ``--smoke`` runs the whole chain on 8 train / 4 val images for one epoch
 (minutes; it refuses to write under docs/results).
+
+``--arm NAME KEY=VALUE ...`` (repeatable) adds another search beside the main
+one, e.g. a lean mode at the main search's wall time::
+
+    --arm proxyless search_epochs=40 warmup_epochs=4 \
+        model.backbone.search_mode=proxyless \
+        model.decode_head.search_mode=proxyless find_unused_parameters=True
+
+``search_epochs`` / ``warmup_epochs`` replace the main search's, every other
+pair is a ``--cfg-options`` of that search. An arm searches, derives and
+retrains its network (``--seeds`` seeds) in ``WORK_DIR/arms/NAME/``, and is
+compared with the same random networks and mv2+ASPP runs as the main search
+(which are not run again): adding an arm to a finished work dir costs one
+search and its retrains. Its options are kept in
+``WORK_DIR/arms/NAME/options.json``.
 """
 import argparse
 import glob
@@ -66,8 +81,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from _common import (environment, run_isolated, set_threads,  # noqa: E402
-                     summarize, table, time_runs)
+from _common import (confidence_of, environment,  # noqa: E402
+                     run_isolated, set_threads, summarize, table, time_runs,
+                     train_minutes)
 
 from attnas_mmseg.utils.search_schedule import \
     search_schedule_options  # noqa: E402
@@ -118,6 +134,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         default=None,
                         help='stop after this stage (e.g. search and sample '
                         'in one session, retrain in the next)')
+    parser.add_argument('--arm', nargs='+', action='append', default=[],
+                        metavar='NAME KEY=VALUE',
+                        help='another search compared with the same random '
+                        'and baseline runs (repeatable; see the docstring)')
     parser.add_argument('--smoke', action='store_true',
                         help='tiny data and schedule: checks the chain only')
     args = parser.parse_args(argv)
@@ -141,7 +161,45 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      'another --results-dir')
     args.work_dir = osp.abspath(args.work_dir)
     args.data_root = osp.abspath(args.data_root)
+    try:
+        args.arms = [parse_arm(tokens, args) for tokens in args.arm]
+    except ValueError as err:
+        parser.error(str(err))
+    names = [a['name'] for a in args.arms]
+    if len(set(names)) != len(names):
+        parser.error(f'--arm: names must differ, got {names}')
     return args
+
+
+#: the script options an ``--arm`` may set; its other pairs are cfg-options
+ARM_KEYS = ('search_epochs', 'warmup_epochs')
+
+
+def parse_arm(tokens: List[str], args: argparse.Namespace) -> Dict[str, Any]:
+    """``NAME KEY=VALUE ...`` of ``--arm`` -> name, epochs, cfg-options."""
+    name, pairs = tokens[0], tokens[1:]
+    if not name.isidentifier() or name in ('derived', 'random'):
+        raise ValueError(f'--arm: NAME must be an identifier other than '
+                         f'"derived"/"random", got {name!r}')
+    arm = dict(name=name, search_epochs=args.search_epochs,
+               warmup_epochs=args.warmup_epochs, search_options=[])
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        if not sep or not key:
+            raise ValueError(f'--arm {name}: expected KEY=VALUE, got '
+                             f'{pair!r}')
+        if key in ARM_KEYS:
+            if not value.isdigit():
+                raise ValueError(f'--arm {name}: {key} must be a '
+                                 f'non-negative integer, got {value!r}')
+            arm[key] = int(value)
+        else:
+            arm['search_options'].append(pair)
+    if args.smoke:
+        arm['search_epochs'], arm['warmup_epochs'] = 1, 0
+    if arm['search_epochs'] < 1:
+        raise ValueError(f'--arm {name}: search_epochs must be >= 1')
+    return arm
 
 
 # ------------------------------------------------------------------ helpers
@@ -204,15 +262,29 @@ def hook_index(config: str, hook_type: str = 'ArchUpdateHook') -> int:
                      'custom_hooks')
 
 
-def search_options(args: argparse.Namespace, target_g: float) -> List[str]:
-    """--cfg-options of the search: data, target, schedule, seed."""
+def main_arm(args: argparse.Namespace) -> Dict[str, Any]:
+    """The main search, in the form of an ``--arm`` (its dirs at the top)."""
+    return dict(name=None, search_epochs=args.search_epochs,
+                warmup_epochs=args.warmup_epochs,
+                search_options=list(args.search_options))
+
+
+def arm_dir(arm: Dict[str, Any], *parts: str) -> str:
+    """Where an arm's stages live, relative to the work dir."""
+    return osp.join(*(('arms', arm['name']) if arm['name'] else ()), *parts)
+
+
+def search_options(args: argparse.Namespace, target_g: float,
+                   arm: Dict[str, Any]) -> List[str]:
+    """--cfg-options of a search: data, target, schedule, seed."""
     hook = f'custom_hooks.{hook_index(args.search_config)}'
-    epochs = args.warmup_epochs + args.search_epochs
+    warmup = arm['warmup_epochs']
+    epochs = warmup + arm['search_epochs']
     opts = [f'{k}.data_root={args.data_root}' for k in (
         'train_dataloader.dataset.dataset', 'arch_dataloader.dataset.dataset')]
     opts += [f'{hook}.flops_target={target_g:.4f}',
              *search_schedule_options(osp.join(REPO, args.search_config),
-                                      epochs, args.warmup_epochs),
+                                      epochs, warmup),
              'default_hooks.checkpoint.interval=1',
              f'randomness.seed={args.seed}']
     if args.smoke:
@@ -220,7 +292,7 @@ def search_options(args: argparse.Namespace, target_g: float) -> List[str]:
             'train_dataloader.dataset.dataset',
             'arch_dataloader.dataset.dataset')]
         opts += [f'{hook}.log_interval=1']
-    return opts + list(args.search_options)
+    return opts + list(arm['search_options'])
 
 
 def retrain_options(args: argparse.Namespace, seed: int) -> List[str]:
@@ -298,46 +370,37 @@ def stage_prepare(st: Stages) -> Dict[str, Any]:
         baseline=base, flops_target_G=target, input_size=list(size)))
 
 
-def stage_search(st: Stages, target_g: float) -> Dict[str, Any]:
-    found = st.done('search/done.json')
+def stage_search(st: Stages, target_g: float,
+                 arm: Dict[str, Any]) -> Dict[str, Any]:
+    marker = arm_dir(arm, 'search', 'done.json')
+    found = st.done(marker)
     if found:
         return found
     args = st.args
-    work = st.path('search')
-    ckpt = train(st, args.search_config, work, search_options(args, target_g),
-                 args.warmup_epochs + args.search_epochs)
+    work = st.path(arm_dir(arm, 'search'))
+    ckpt = train(st, args.search_config, work,
+                 search_options(args, target_g, arm),
+                 arm['warmup_epochs'] + arm['search_epochs'])
     history = sorted(glob.glob(osp.join(work, '*', 'arch_history.jsonl')),
                      key=osp.getmtime)
-    return st.mark('search/done.json', dict(checkpoint=ckpt,
-                                            history=history))
+    return st.mark(marker, dict(checkpoint=ckpt, history=history,
+                                minutes=train_minutes(work)))
 
 
-def confidence_of(checkpoint: str, topk: int) -> Dict[str, Any]:
-    """The confidence table of a search checkpoint (search/confidence.py)."""
-    import torch
-
-    from attnas_mmseg.search.confidence import (confidence_table,
-                                                noise_sigma_from_checkpoint)
-    from attnas_mmseg.search.export import arch_params_from_checkpoint
-    alpha, beta = arch_params_from_checkpoint(checkpoint)
-    sigma = noise_sigma_from_checkpoint(torch.load(checkpoint,
-                                                   map_location='cpu'))
-    text, names = confidence_table(alpha, beta, topk, sigma)
-    return dict(table=text, uncertain=names, sigma=sigma)
-
-
-def stage_derive(st: Stages, search: Dict[str, Any]) -> Dict[str, Any]:
-    found = st.done('derived/done.json')
+def stage_derive(st: Stages, search: Dict[str, Any],
+                 arm: Dict[str, Any]) -> Dict[str, Any]:
+    marker = arm_dir(arm, 'derived', 'done.json')
+    found = st.done(marker)
     if found:
         return found
-    out = st.path('derived')
+    out = st.path(arm_dir(arm, 'derived'))
     st.run([sys.executable, 'tools/derive_arch.py', st.args.search_config,
             search['checkpoint'], '--out-dir', out, '--overwrite'])
     from attnas_mmseg.search import ArchSpec
     spec = ArchSpec.load(osp.join(out, 'arch.json'))
     conf = confidence_of(search['checkpoint'], int(spec.meta.get('topk', 4)))
     log.info('derived %s\n%s', spec, conf['table'])
-    return st.mark('derived/done.json', dict(
+    return st.mark(marker, dict(
         arch=str(spec), arch_file=osp.join(out, 'arch.json'),
         retrain_config=osp.join(out, 'retrain.py'), confidence=conf))
 
@@ -360,12 +423,18 @@ def stage_sample(st: Stages, derived: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def networks(st: Stages, derived: Dict[str, Any],
-             random_nets: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Every network to retrain, with its config and seeds."""
+             random_nets: Dict[str, Any],
+             arms: Optional[List[Tuple[Dict[str, Any], Dict[str, Any]]]] = None
+             ) -> List[Dict[str, Any]]:
+    """Every network to retrain, with its config and seeds; ``arms`` are
+    (arm, its derived stage) pairs."""
     seeds = [st.args.seed + i for i in range(st.args.seeds)]
     nets = [dict(name='derived', role='derived', config=
                  derived['retrain_config'], arch_file=derived['arch_file'],
                  seeds=seeds)]
+    nets += [dict(name=f'derived_{arm["name"]}', role='arm', arm=arm['name'],
+                  config=d['retrain_config'], arch_file=d['arch_file'],
+                  seeds=seeds) for arm, d in (arms or [])]
     nets += [dict(name=n['name'], role='random', config=n['retrain_config'],
                   arch_file=n['arch_file'], seeds=[st.args.seed])
              for n in random_nets['networks']]
@@ -431,8 +500,8 @@ def stage_latency(st: Stages, nets: List[Dict[str, Any]],
     """All networks in one go (one marker), so their latencies are measured
     back to back under the same conditions."""
     found = st.done('latency/done.json')
-    if found:
-        return found
+    if found and set(found) == {net['name'] for net in nets}:
+        return found  # else (e.g. an arm was added) measure all again
     args = st.args
     result = {}
     for net in nets:
@@ -482,20 +551,16 @@ def _pm(values: List[float]) -> str:
     return f'{mean:.2f}' if std is None else f'{mean:.2f} ± {std:.2f}'
 
 
-def summarize_results(args: argparse.Namespace, prepare: Dict[str, Any],
-                      derived: Dict[str, Any],
-                      rows: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """The numbers issue 9 asks for, from the stages' outputs."""
-    by_role = {r: [x for x in rows if x['role'] == r]
-               for r in ('derived', 'random', 'baseline')}
-    d, b = by_role['derived'][0], by_role['baseline'][0]
+def compare(d: Dict[str, Any], random_rows: List[Dict[str, Any]],
+            b: Dict[str, Any], target: float) -> Dict[str, Any]:
+    """One searched network's row against the random and baseline rows:
+    the numbers and the goal issue 9 asks for."""
     d_miou, b_miou = _mean_std(d['miou'])[0], _mean_std(b['miou'])[0]
-    random_means = [_mean_std(r['miou'])[0] for r in by_role['random']]
+    random_means = [_mean_std(r['miou'])[0] for r in random_rows]
     r_mean, r_std = _mean_std(random_means)
     flops_ratio = d['flops_G'] / b['flops_G']
     beats_random = r_std is not None and d_miou > r_mean + r_std
     beats_baseline = d_miou >= b_miou and flops_ratio <= GOAL_FLOPS_RATIO
-    target = prepare['flops_target_G']
     return dict(
         flops_target_G=target,
         derived_flops_G=d['flops_G'],
@@ -508,61 +573,119 @@ def summarize_results(args: argparse.Namespace, prepare: Dict[str, Any],
         flops_ratio_derived_baseline=flops_ratio,
         goal_beats_random=beats_random,
         goal_beats_baseline=beats_baseline,
-        goal_met=beats_random and beats_baseline,
-        uncertain_choices=derived['confidence']['uncertain'])
+        goal_met=beats_random and beats_baseline)
+
+
+def summarize_results(args: argparse.Namespace, prepare: Dict[str, Any],
+                      derived: Dict[str, Any], rows: List[Dict[str, Any]],
+                      arm_derived: Optional[Dict[str, Dict[str, Any]]] = None
+                      ) -> Dict[str, Any]:
+    """The main search's comparison, and each arm's under ``arms`` (with
+    whether its FLOPs lie in the random networks' window, which is centred
+    on the main derived network)."""
+    by_role = {r: [x for x in rows if x['role'] == r]
+               for r in ('derived', 'random', 'baseline', 'arm')}
+    d, b = by_role['derived'][0], by_role['baseline'][0]
+    target = prepare['flops_target_G']
+    summary = compare(d, by_role['random'], b, target)
+    summary['uncertain_choices'] = derived['confidence']['uncertain']
+    summary['arms'] = {}
+    for row in by_role['arm']:
+        arm = compare(row, by_role['random'], b, target)
+        arm['uncertain_choices'] = \
+            (arm_derived or {})[row['arm']]['confidence']['uncertain']
+        arm['in_random_window'] = \
+            abs(row['flops_G'] / d['flops_G'] - 1) <= WINDOW
+        summary['arms'][row['arm']] = arm
+    return summary
+
+
+def _goal_lines(summary: Dict[str, Any], label: str) -> List[str]:
+    std = summary['random_miou_std']
+    return [
+        f'- {label} / mean random mIoU: '
+        f'{summary["ratio_derived_random"]:.3f} ({label} '
+        f'{summary["derived_miou"]:.2f}, random '
+        f'{summary["random_miou_mean"]:.2f}'
+        + ('' if std is None else f' ± {std:.2f}') + ')',
+        f'- {label} / {BASELINE} mIoU: '
+        f'{summary["ratio_derived_baseline"]:.3f} at '
+        f'{summary["flops_ratio_derived_baseline"]:.2f}x its FLOPs',
+        f'- goal (issue 9) for {label}: above mean random + std: '
+        f'{"yes" if summary["goal_beats_random"] else "no"}; >= '
+        f'{BASELINE} at <= {GOAL_FLOPS_RATIO}x FLOPs: '
+        f'{"yes" if summary["goal_beats_baseline"] else "no"} -> goal '
+        f'{"met" if summary["goal_met"] else "not met"}']
+
+
+def _search_line(label: str, arm: Dict[str, Any], search: Dict[str, Any],
+                 summary: Dict[str, Any]) -> str:
+    minutes = search.get('minutes')
+    if minutes is None:  # a marker written before the field existed
+        minutes = train_minutes(osp.dirname(search['checkpoint']))
+    return (f'{label}: {arm["warmup_epochs"]} warm-up + '
+            f'{arm["search_epochs"]} search epochs'
+            + (f', options `{" ".join(arm["search_options"])}`'
+               if arm['search_options'] else '')
+            + (f', {minutes:.1f} min' if minutes is not None else '')
+            + f'; derived {summary["derived_flops_G"]:.2f}G '
+            f'({summary["target_error"]:+.1%} of the target).')
 
 
 def markdown(args: argparse.Namespace, prepare: Dict[str, Any],
              derived: Dict[str, Any], rows: List[Dict[str, Any]],
-             summary: Dict[str, Any]) -> str:
+             summary: Dict[str, Any], searches: Dict[str, Any]) -> str:
+    """results.md; ``searches`` maps None (main) / arm name to
+    (arm, search stage, derived stage)."""
     size = prepare['input_size']
     base_flops = prepare['baseline']['flops_paper_G']
+    arm0, search0, _ = searches[None]
     h = [f'# CamVid: searched vs random vs {BASELINE}', '',
          '`python benchmarks/camvid_search_vs_random.py ' +
          ' '.join(args.argv) + '`', '',
-         f'Search: `{args.search_config}`, {args.warmup_epochs} warm-up + '
-         f'{args.search_epochs} search epochs, FLOPs target '
+         f'Search config `{args.search_config}`, FLOPs target '
          f'{summary["flops_target_G"]:.2f}G ({args.target_ratio}x '
-         f'{BASELINE}); derived {summary["derived_flops_G"]:.2f}G '
-         f'({summary["target_error"]:+.1%}). Retrain: '
-         f'{args.retrain_epochs} epochs for every network (the search '
-         f'config\'s `derive.retrain_base`). mIoU: CamVid val, '
-         '`tools/test.py`. Latency: 360x480, batch 1, '
-         f'{args.threads} thread(s), device {args.device}, median.', '',
-         f'| network | role | code | FLOPs {size[0]}x{size[1]} (G) | '
-         f'/ {BASELINE} | params (M) | PyTorch ms | onnxruntime ms | seeds | '
-         'val mIoU |', '|---|---|---|---:|---:|---:|---:|---:|---:|---:|']
+         f'{BASELINE}), seed {args.seed}. '
+         + _search_line('Main search (`derived`)', arm0, search0, summary)]
+    for name, arm_summary in summary['arms'].items():
+        arm, search, _ = searches[name]
+        h[-1] += ' ' + _search_line(f'Arm `{name}` (`derived_{name}`)', arm,
+                                     search, arm_summary)
+    h[-1] += (f' Retrain: {args.retrain_epochs} epochs for every network '
+              '(the search config\'s `derive.retrain_base`). mIoU: CamVid '
+              'val, `tools/test.py`. Latency: 360x480, batch 1, '
+              f'{args.threads} thread(s), device {args.device}, median.')
+    h += ['', f'| network | role | code | FLOPs {size[0]}x{size[1]} (G) | '
+          f'/ {BASELINE} | params (M) | PyTorch ms | onnxruntime ms | seeds |'
+          ' val mIoU |', '|---|---|---|---:|---:|---:|---:|---:|---:|---:|']
     for r in rows:
         h.append(f'| {r["name"]} | {r["role"]} | `{r["code"]}` | '
                  f'{r["flops_G"]:.2f} | '
                  f'{r["flops_G"] / base_flops:.2f} | '
                  f'{r["params_M"]:.2f} | {r["torch_ms"]:.1f} | '
                  f'{r["ort_ms"]:.1f} | {len(r["miou"])} | {_pm(r["miou"])} |')
-    std = summary['random_miou_std']
-    h += ['',
-          f'- derived / mean random mIoU: '
-          f'{summary["ratio_derived_random"]:.3f} (derived '
-          f'{summary["derived_miou"]:.2f}, random '
-          f'{summary["random_miou_mean"]:.2f}'
-          + ('' if std is None else f' ± {std:.2f}') + ')',
-          f'- derived / {BASELINE} mIoU: '
-          f'{summary["ratio_derived_baseline"]:.3f} at '
-          f'{summary["flops_ratio_derived_baseline"]:.2f}x its FLOPs',
-          f'- goal (issue 9): derived above mean random + std: '
-          f'{"yes" if summary["goal_beats_random"] else "no"}; derived >= '
-          f'{BASELINE} at <= {GOAL_FLOPS_RATIO}x FLOPs: '
-          f'{"yes" if summary["goal_beats_baseline"] else "no"} -> goal '
-          f'{"met" if summary["goal_met"] else "not met"}',
-          '', 'Confidence of the search (attnas_mmseg/search/confidence.py):',
-          '', '```', derived['confidence']['table'], '```']
+    h += [''] + _goal_lines(summary, 'derived')
+    for name, arm_summary in summary['arms'].items():
+        h += _goal_lines(arm_summary, f'derived_{name}')
+        if not arm_summary['in_random_window']:
+            h.append(f'- derived_{name} lies outside the random networks\' '
+                     f'FLOPs window (±{WINDOW:.0%} of derived\'s)')
+    for name, (_, _, d) in searches.items():
+        label = 'the main search' if name is None else f'arm `{name}`'
+        h += ['', f'Confidence of {label} '
+              '(attnas_mmseg/search/confidence.py):', '', '```',
+              d['confidence']['table'], '```']
     return '\n'.join(h) + '\n'
 
 
-def stage_report(st: Stages, prepare: Dict[str, Any], search: Dict[str, Any],
-                 derived: Dict[str, Any], nets: List[Dict[str, Any]],
+def stage_report(st: Stages, prepare: Dict[str, Any],
+                 searches: Dict[Optional[str], Tuple[Dict[str, Any], ...]],
+                 nets: List[Dict[str, Any]],
                  runs: Dict[str, Dict[str, Any]],
                  latency: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """``searches``: None (main) / arm name -> (arm, search, derived)."""
     from attnas_mmseg.search import ArchSpec
+    _, search, derived = searches[None]
     args = st.args
     out = args.results_dir
     os.makedirs(osp.join(out, 'metrics'), exist_ok=True)
@@ -582,25 +705,33 @@ def stage_report(st: Stages, prepare: Dict[str, Any], search: Dict[str, Any],
                         osp.join(out, 'metrics', f'{name}.json'))
         lat = latency[net['name']]
         rows.append(dict(
-            name=net['name'], role=net['role'], code=code,
+            name=net['name'], role=net['role'], arm=net.get('arm'), code=code,
             flops_G=meta['flops_paper_G'],
             flops_complete_G=meta['flops_complete_G'],
             params_M=meta['params_M'], torch_ms=lat['torch']['median_ms'],
             ort_ms=lat['onnxruntime']['median_ms'], seeds=net['seeds'],
             miou=[runs[run_name(net, s)]['metrics']['mIoU']
                   for s in net['seeds']]))
-    for i, hist in enumerate(search['history']):
-        shutil.copy(hist, osp.join(out, 'arch_history.jsonl' if i == 0 else
-                                   f'arch_history_{i}.jsonl'))
-    summary = summarize_results(args, prepare, derived, rows)
+    for name, (_, arm_search, _) in searches.items():
+        dest = out if name is None else osp.join(out, 'arms', name)
+        os.makedirs(dest, exist_ok=True)
+        for i, hist in enumerate(arm_search['history']):
+            shutil.copy(hist, osp.join(dest, 'arch_history.jsonl' if i == 0
+                                       else f'arch_history_{i}.jsonl'))
+    summary = summarize_results(
+        args, prepare, derived, rows,
+        {name: d for name, (_, _, d) in searches.items() if name})
     result = dict(options={k: getattr(args, k) for k in RESULT_OPTIONS},
                   environment=environment(args.threads, args.device),
                   baseline_config=BASELINE_CONFIG, networks=rows,
                   summary=summary, confidence=derived['confidence'],
+                  arms={name: dict(arm=arm, search_minutes=srch.get('minutes'),
+                                   confidence=d['confidence'])
+                        for name, (arm, srch, d) in searches.items() if name},
                   latency=latency)
     with open(osp.join(out, 'results.json'), 'w') as f:
         json.dump(result, f, indent=2)
-    text = markdown(args, prepare, derived, rows, summary)
+    text = markdown(args, prepare, derived, rows, summary, searches)
     with open(osp.join(out, 'results.md'), 'w') as f:
         f.write(text)
     print(table([[r['name'], f'{r["flops_G"]:.2f}', f'{r["params_M"]:.2f}',
@@ -611,6 +742,9 @@ def stage_report(st: Stages, prepare: Dict[str, Any], search: Dict[str, Any],
     log.info('goal %s; wrote %s and results.json',
              'met' if summary['goal_met'] else 'not met',
              osp.join(out, 'results.md'))
+    for name, arm_summary in summary['arms'].items():
+        log.info('arm %s: goal %s', name,
+                 'met' if arm_summary['goal_met'] else 'not met')
     return result
 
 
@@ -628,6 +762,20 @@ def check_options(st: Stages) -> None:
                      f' {", ".join(changed)}; use another --work-dir')
     else:
         st.mark('options.json', now)
+
+
+def check_arm_options(st: Stages, arm: Dict[str, Any]) -> None:
+    """Refuse to continue an arm made with other options."""
+    path = st.path(arm_dir(arm, 'options.json'))
+    if osp.exists(path):
+        with open(path) as f:
+            before = json.load(f)
+        if before != arm:
+            sys.exit(f'camvid_search_vs_random: arm {arm["name"]} in '
+                     f'{st.work} was made with {before}, now {arm}; use '
+                     'another arm name')
+    else:
+        st.mark(arm_dir(arm, 'options.json'), arm)
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -652,22 +800,35 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     start = time.time()
     log.info('work dir %s, results %s', args.work_dir, args.results_dir)
 
+    from attnas_mmseg.search import ArchSpec
     prepare = stage_prepare(st)
-    search = stage_search(st, prepare['flops_target_G'])
-    derived = stage_derive(st, search)
+    searches = {}
+    for arm in [main_arm(args)] + args.arms:
+        if arm['name']:
+            check_arm_options(st, arm)
+        search = stage_search(st, prepare['flops_target_G'], arm)
+        derived = stage_derive(st, search, arm)
+        # the table from the checkpoint with this code's noise rule (a
+        # marker written by an older version may hold an outdated sigma)
+        derived['confidence'] = confidence_of(
+            search['checkpoint'],
+            int(ArchSpec.load(derived['arch_file']).meta.get('topk', 4)))
+        searches[arm['name']] = (arm, search, derived)
+    _, search, derived = searches[None]
     if args.stop_after == 'search':
-        return dict(search=search, derived=derived)
+        return dict(searches=searches)
     random_nets = stage_sample(st, derived)
     if args.stop_after == 'sample':
-        return dict(search=search, derived=derived, random=random_nets)
-    nets = networks(st, derived, random_nets)
+        return dict(searches=searches, random=random_nets)
+    nets = networks(st, derived, random_nets,
+                    [(a, d) for name, (a, _, d) in searches.items() if name])
     runs = {}
     for net in nets:
         for seed in net['seeds']:
             runs[run_name(net, seed)] = stage_retrain_and_test(st, net, seed)
     latency = stage_latency(st, nets, runs)
     stage_plots(st, search, derived)
-    result = stage_report(st, prepare, search, derived, nets, runs, latency)
+    result = stage_report(st, prepare, searches, nets, runs, latency)
     log.info('total %.1f min (this invocation)', (time.time() - start) / 60)
     return result
 
