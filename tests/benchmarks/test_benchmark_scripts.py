@@ -1,0 +1,156 @@
+"""The argument parsers and bookkeeping of the experiment scripts in
+benchmarks/ (the experiments themselves are long; their --smoke paths run the
+real tools)."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _script(name: str):
+    sys.path.insert(0, str(REPO / 'benchmarks'))
+    path = REPO / 'benchmarks' / f'{name}.py'
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+camvid = _script('camvid_search_vs_random')
+modes = _script('search_modes_equal_time')
+common = _script('_common')
+
+
+# ------------------------------------------------------------ --arm
+def test_arm_splits_script_keys_from_cfg_options():
+    args = camvid.parse_args([
+        '--arm', 'proxyless', 'search_epochs=40', 'warmup_epochs=4',
+        'model.backbone.search_mode=proxyless',
+        'find_unused_parameters=True'])
+    assert args.arms == [dict(
+        name='proxyless', search_epochs=40, warmup_epochs=4,
+        search_options=['model.backbone.search_mode=proxyless',
+                        'find_unused_parameters=True'])]
+
+
+def test_arm_defaults_to_the_main_schedule():
+    args = camvid.parse_args(['--search-epochs', '7', '--arm', 'a', '--arm',
+                              'b', 'x.y=1'])
+    assert [(a['name'], a['search_epochs'], a['warmup_epochs'])
+            for a in args.arms] == [('a', 7, 2), ('b', 7, 2)]
+    assert camvid.main_arm(args)['name'] is None
+
+
+@pytest.mark.parametrize('tokens,match', [
+    (['derived'], 'identifier other than'),
+    (['1abc'], 'identifier'),
+    (['a', 'search_epochs=x'], 'search_epochs must be a non-negative'),
+    (['a', 'search_epochs=0'], 'search_epochs must be >= 1'),
+    (['a', 'noequals'], 'expected KEY=VALUE'),
+    (['a', '=1'], 'expected KEY=VALUE'),
+])
+def test_bad_arm_names_the_arm_and_field(tokens, match, capsys):
+    with pytest.raises(SystemExit):
+        camvid.parse_args(['--arm', *tokens])
+    assert match in capsys.readouterr().err
+
+
+def test_arm_names_must_differ(capsys):
+    with pytest.raises(SystemExit):
+        camvid.parse_args(['--arm', 'a', '--arm', 'a'])
+    assert 'names must differ' in capsys.readouterr().err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=4))
+def test_parse_arm_accepts_or_raises_value_error(tokens):
+    args = camvid.parse_args([])
+    try:
+        arm = camvid.parse_arm(tokens, args)
+    except ValueError as err:
+        assert str(err).startswith('--arm')
+    else:
+        assert arm['name'] == tokens[0] and arm['search_epochs'] >= 1
+        assert len(arm['search_options']) <= len(tokens) - 1
+
+
+def test_arm_dirs_are_separate_from_the_main_search():
+    assert camvid.arm_dir(dict(name=None), 'search') == 'search'
+    assert camvid.arm_dir(dict(name='px'), 'search') == 'arms/px/search'
+
+
+# ------------------------------------------------------------ --scale
+def test_scale_pairs():
+    assert modes.parse_scale(['darts=1', 'proxyless=3.5']) == dict(
+        darts=1.0, proxyless=3.5)
+
+
+@pytest.mark.parametrize('pair', ['dart=1', 'darts', 'darts=0', 'darts=-1',
+                                  'darts=inf', 'darts=nan', 'darts=x'])
+def test_bad_scale_is_refused(pair):
+    with pytest.raises(ValueError, match='--scale'):
+        modes.parse_scale([pair])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=16), max_size=3))
+def test_parse_scale_accepts_or_raises_value_error(pairs):
+    try:
+        scale = modes.parse_scale(pairs)
+    except ValueError as err:
+        assert str(err).startswith('--scale')
+    else:
+        assert all(0 < r < float('inf') for r in scale.values())
+
+
+def test_schedule_scales_warmup_and_search_epochs():
+    config = 'configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py'
+    assert modes.schedule(config, 1.0) == dict(warmup_epochs=4, epochs=10)
+    assert modes.schedule(config, 3.5) == dict(warmup_epochs=14, epochs=35)
+
+
+# ------------------------------------------------------------ bookkeeping
+def _log(path: Path, stamps):
+    path.parent.mkdir(parents=True)
+    path.write_text(''.join(f'{s} - mmengine - INFO - line\n'
+                            for s in stamps) + 'traceback without stamp\n')
+
+
+def test_train_minutes_sums_the_invocations_of_a_resumed_run(tmp_path):
+    _log(tmp_path / 'a' / 'a.log',
+         ['2026/11/25 16:54:13', '2026/11/25 17:04:13'])
+    _log(tmp_path / 'b' / 'b.log',
+         ['2026/11/25 18:00:00', '2026/11/25 18:02:30'])
+    assert common.train_minutes(str(tmp_path)) == pytest.approx(12.5)
+    assert common.train_minutes(str(tmp_path / 'none')) is None
+
+
+def _row(name, role, flops, miou, arm=None):
+    return dict(name=name, role=role, arm=arm, flops_G=flops, miou=miou)
+
+
+def test_summary_compares_every_arm_with_the_same_random_and_baseline():
+    rows = [_row('derived', 'derived', 14.5, [36.0, 36.0]),
+            _row('derived_px', 'arm', 16.5, [40.0, 39.0], arm='px'),
+            _row('r0', 'random', 13.0, [30.0]),
+            _row('r1', 'random', 13.2, [34.0]),
+            _row('mv2', 'baseline', 20.0, [38.0, 38.0])]
+    prepare = dict(flops_target_G=14.0)
+    derived = dict(confidence=dict(uncertain=['block 1']))
+    summary = camvid.summarize_results(
+        None, prepare, derived, rows,
+        dict(px=dict(confidence=dict(uncertain=[]))))
+    assert summary['random_miou_mean'] == 32.0
+    assert summary['goal_beats_random']  # 36 > 32 + 2.83 (std of 30, 34)
+    assert not summary['goal_beats_baseline']  # 36 < 38
+    arm = summary['arms']['px']
+    assert arm['derived_miou'] == 39.5  # above mv2's 38, but at 0.825x FLOPs
+    assert arm['goal_beats_baseline'] is False
+    assert arm['flops_ratio_derived_baseline'] == pytest.approx(0.825)
+    assert arm['in_random_window'] is False  # 16.5 vs 14.5: +13.8%
+    assert arm['uncertain_choices'] == []
