@@ -5,6 +5,7 @@
         [--scale darts=1 gumbel=4 proxyless=3.5] [--seeds 2] [--seed 0]
         [--threads 2] [--work-dir work_dirs/search_modes_equal_time]
         [--results-dir docs/results/search/modes_equal_time] [--data-root DIR]
+        [--options KEY=VALUE ...]
 
 Issue 8 asks whether a sampled-path search (``search_mode='gumbel'`` or
 ``'proxyless'``, attnas_mmseg/search/search_modes.py) of the demo's budget
@@ -96,6 +97,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default=None,
                         help='data_root of both search loaders (default: '
                         "the config's)")
+    parser.add_argument('--options', nargs='+', default=[],
+                        metavar='KEY=VALUE',
+                        help='extra --cfg-options of every search (e.g. the '
+                        'hook\'s flops_target)')
     parser.add_argument('--work-dir',
                         default='work_dirs/search_modes_equal_time')
     parser.add_argument('--results-dir',
@@ -144,6 +149,7 @@ def run_search(args: argparse.Namespace, mode: str, ratio: float,
     if args.data_root:
         opts += [f'{k}.dataset.dataset.data_root={args.data_root}'
                  for k in ('train_dataloader', 'arch_dataloader')]
+    opts += list(args.options)
     cmd = [sys.executable, 'tools/train.py', args.config, '--work-dir', work]
     if osp.exists(osp.join(work, 'last_checkpoint')):
         cmd.append('--resume')
@@ -219,8 +225,9 @@ def report(args: argparse.Namespace, runs: List[Dict[str, Any]],
     lines = ['# Search modes at the same wall time', '',
              '`python benchmarks/search_modes_equal_time.py ' +
              ' '.join(args.argv) + '`', '',
-             f'Config `{args.config}`; warm-up and search epochs multiplied '
-             'by each mode\'s scale; '
+             f'Config `{args.config}`'
+             + (f' with `{" ".join(args.options)}`' if args.options else '')
+             + '; warm-up and search epochs multiplied by each mode\'s scale; '
              f'{args.threads} thread(s); means over {args.seeds} seed(s).',
              '', environment(args.threads, 'cpu'), '',
              '| mode | scale | epochs (warm-up) | arch steps | wall min | '
@@ -245,10 +252,30 @@ def report(args: argparse.Namespace, runs: List[Dict[str, Any]],
     return '\n'.join(lines) + '\n'
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse to reuse a work dir whose runs used another config, data or
+    options (the run names carry only mode, scale and seed)."""
+    now = dict(config=args.config, data_root=args.data_root,
+               options=list(args.options))
+    path = osp.join(args.work_dir, 'options.json')
+    if osp.exists(path):
+        with open(path) as f:
+            before = json.load(f)
+        changed = sorted(k for k in now if before.get(k) != now[k])
+        if changed:
+            sys.exit(f'search_modes_equal_time: {args.work_dir} was made '
+                     f'with other {", ".join(changed)}; use another '
+                     '--work-dir')
+    else:
+        with open(path, 'w') as f:
+            json.dump(now, f, indent=2)
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     os.makedirs(args.work_dir, exist_ok=True)
+    check_options(args)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads), CUDA_VISIBLE_DEVICES='')
@@ -271,7 +298,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                 + (f'_{i}' if i else '') + '.jsonl'))
     text = report(args, runs, modes)
     result = dict(config=args.config, scale=args.scale, seeds=args.seeds,
-                  threads=args.threads, runs=runs, modes=modes)
+                  threads=args.threads, options=args.options,
+                  data_root=args.data_root, runs=runs, modes=modes)
     with open(osp.join(args.results_dir, 'results.json'), 'w') as f:
         json.dump(result, f, indent=2)
     with open(osp.join(args.results_dir, 'results.md'), 'w') as f:
