@@ -47,6 +47,23 @@ says how far the choice is from a tie. This module measures it:
   at lr 3e-4 (sigma 0.04). With a decaying arch lr, pass its root mean square
   over the steps as ``arch_lr``.
 
+* **Weight decay shortens the memory** (measured on CamVid; the hook
+  accounts for it). DARTS' arch optimiser is Adam with coupled L2
+  (``weight_decay=1e-3``): each step adds ``wd * alpha`` to the gradient
+  before Adam divides by the gradient's RMS, so a logit is pulled back by a
+  fraction ``lr * wd / RMS`` per step (:func:`weight_decay_pull`) and both
+  noise and preference settle instead of growing: the null becomes an
+  Ornstein-Uhlenbeck walk, ``var <- (1 - pull)**2 * var + lr**2``
+  (:func:`noise_variance_step`), whose spread saturates at
+  ``lr / sqrt(2 * pull)``, and a preference mu saturates at ``mu / wd``. At
+  the paper's lr (3e-4) the pull is ~4e-5 per step and hardly matters over
+  its ~18,600 steps; at a 100x larger arch lr with the same wd it is 100x
+  stronger: the CamVid searches' centred alpha had a spread of 0.28 after
+  460 steps and 0.21 after 3,680, where the walk without decay predicts 0.39
+  and 1.11 (``docs/design.md``, "Why alpha does not separate"). The hook
+  therefore accumulates the variance step by step with each step's lr and
+  pull, and saves the resulting sigma in the checkpoint.
+
 * **Agreement** across K searches: per block, the fraction of runs choosing
   the modal op and whether all agree; for the attention, how many runs share
   the modal set of (layer, id) cells and the mean pairwise Jaccard index of
@@ -105,15 +122,66 @@ def noise_sigma(arch_steps: int, arch_lr: float,
     return math.sqrt(init_std**2 + arch_lr**2 * arch_steps)
 
 
+def noise_variance_step(var: float, lr: float, decay: float) -> float:
+    """The null's logit variance after one more arch step:
+    ``(1 - decay)**2 * var + lr**2``.
+
+    ``decay`` is the fraction of a logit that weight decay takes back per
+    step (:func:`weight_decay_pull`). Without it (0) the recursion sums to
+    :func:`noise_sigma`'s ``init_std**2 + sum(lr**2)``; with it, the null is
+    an Ornstein-Uhlenbeck walk whose spread stops growing at about
+    ``lr / sqrt(2 * decay)`` after ~``1 / decay`` steps (module doc).
+    """
+    if not 0 <= decay < 1 or not lr >= 0 or not var >= 0:
+        raise ValueError(f'need var >= 0, lr >= 0 and 0 <= decay < 1, got '
+                         f'{var!r}, {lr!r}, {decay!r}')
+    return (1 - decay)**2 * var + lr**2
+
+
+def weight_decay_pull(optimizer: torch.optim.Optimizer,
+                      param: torch.Tensor) -> float:
+    """Fraction of a logit of ``param`` that weight decay takes back in one
+    step of ``optimizer`` (its first group's lr and weight_decay).
+
+    * Adam's coupled L2 (``torch.optim.Adam``, DARTS' arch optimiser) adds
+      ``wd * alpha`` to the gradient, which Adam then divides by the RMS of
+      the gradient: the pull is ``lr * wd / RMS``, with RMS the median over
+      ``param``'s entries of the bias-corrected ``sqrt(exp_avg_sq)``. Its
+      strength depends on the gradient's scale: with the CamVid search's
+      RMS of ~7e-3, wd 1e-3 at lr 3e-2 takes back 0.4% of a logit per step,
+      so the logits forget what they learnt more than ~230 steps ago.
+    * Decoupled decay (``AdamW``, or ``decoupled_weight_decay=True``):
+      ``lr * wd``.
+    * 0 without weight decay, before the first step, or for an optimiser
+      without Adam's second moment (the null assumes Adam's normalised
+      steps).
+    """
+    group = optimizer.param_groups[0]
+    lr, wd = float(group['lr']), float(group.get('weight_decay', 0.0))
+    if wd == 0 or lr == 0:
+        return 0.0
+    if isinstance(optimizer, torch.optim.AdamW) or \
+            group.get('decoupled_weight_decay', False):
+        return min(lr * wd, 0.5)
+    state = optimizer.state.get(param, {})
+    if 'exp_avg_sq' not in state or 'step' not in state:
+        return 0.0
+    beta2 = float(group['betas'][1])
+    step = float(state['step'])
+    rms = (state['exp_avg_sq'] / (1 - beta2**step)).sqrt().median()
+    return min(lr * wd / (float(rms) + float(group.get('eps', 1e-8))), 0.5)
+
+
 def noise_sigma_from_checkpoint(checkpoint: Dict[str, Any]
                                 ) -> Optional[float]:
     """:func:`noise_sigma` of a loaded search checkpoint, or None.
 
-    The hook saves the value it logs, from the root-mean-square arch lr of
-    the steps made (``checkpoint['arch_update_hook']['noise_sigma']``); older
-    checkpoints give the arch step count and the arch optimiser's last lr
-    (which understates sigma after a decaying schedule). None when neither is
-    there (not a search checkpoint).
+    The hook saves the value it logs, accumulated step by step with each
+    step's lr and weight-decay pull (:func:`noise_variance_step`;
+    ``checkpoint['arch_update_hook']['noise_sigma']``); older checkpoints
+    give the arch step count and the arch optimiser's last lr (which
+    understates sigma after a decaying schedule). None when neither is there
+    (not a search checkpoint).
     """
     saved = (checkpoint.get('arch_update_hook') or {}).get('noise_sigma')
     if saved is not None:

@@ -10,7 +10,7 @@ from attnas_mmseg.search.confidence import (
     attention_confidence, backbone_agreement, backbone_confidence,
     chance_jaccard, chance_unanimous_blocks, confidence_record,
     confidence_table, gap_quantile, jaccard, noise_sigma,
-    noise_sigma_from_checkpoint)
+    noise_sigma_from_checkpoint, noise_variance_step, weight_decay_pull)
 
 
 def alpha_with_probs(rows):
@@ -83,6 +83,51 @@ def adam_walk(steps, lr, drift, blocks=4000, seed=0):
         alpha.grad = torch.randn(blocks, 6, generator=gen) + push
         opt.step()
     return alpha.detach()
+
+
+def decayed_walk(steps, lr, wd, scale, opt_type=torch.optim.Adam,
+                 blocks=2000, seed=0):
+    """Adam (coupled L2) or AdamW on pure noise N(0, scale**2), tracking the
+    null's variance step by step as the hook does: (alpha, predicted var)."""
+    gen = torch.Generator().manual_seed(seed)
+    alpha = torch.nn.Parameter(1e-3 * torch.randn(blocks, 6, generator=gen))
+    opt = opt_type([alpha], lr=lr, betas=(0.5, 0.999), weight_decay=wd)
+    var = 1e-6
+    for _ in range(steps):
+        alpha.grad = scale * torch.randn(blocks, 6, generator=gen)
+        opt.step()
+        var = noise_variance_step(var, lr, weight_decay_pull(opt, alpha))
+    return alpha.detach(), var
+
+
+@pytest.mark.parametrize('opt_type,scale', [
+    (torch.optim.Adam, 7e-3),   # the CamVid search's gradient RMS
+    (torch.optim.Adam, 1.0),    # L2 negligible against the gradient
+    (torch.optim.AdamW, 7e-3),  # decoupled: lr * wd whatever the scale
+])
+def test_weight_decay_null_matches_the_simulated_spread(opt_type, scale):
+    steps, lr, wd = 1500, 3e-2, 1e-3
+    alpha, var = decayed_walk(steps, lr, wd, scale, opt_type)
+    spread = float(alpha.std())
+    assert spread == pytest.approx(math.sqrt(var), rel=0.1)
+    walk = noise_sigma(steps, lr)
+    if opt_type is torch.optim.Adam and scale < 1:
+        # the decayed walk saturates: the plain null overstates it 3x
+        assert spread < 0.5 * walk
+    elif scale == 1.0:
+        assert spread == pytest.approx(walk, rel=0.1)
+
+
+def test_variance_step_without_decay_is_the_plain_walk():
+    var = 1e-6
+    for lr in (0.03, 0.02, 0.01):
+        var = noise_variance_step(var, lr, 0.0)
+    assert math.sqrt(var) == pytest.approx(
+        noise_sigma(3, math.sqrt((0.03**2 + 0.02**2 + 0.01**2) / 3)))
+    with pytest.raises(ValueError, match='decay'):
+        noise_variance_step(1.0, 0.1, 1.0)
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    assert weight_decay_pull(opt, opt.param_groups[0]['params'][0]) == 0
 
 
 def test_noise_rule_flags_pure_noise_and_clears_a_real_preference():

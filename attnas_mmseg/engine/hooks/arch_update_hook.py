@@ -38,7 +38,8 @@ from mmseg.registry import HOOKS
 
 from ...search.arch_params import named_arch_parameters
 from ...search.attention_space import attention_weights
-from ...search.confidence import confidence_record, noise_sigma
+from ...search.confidence import (INIT_STD, confidence_record,
+                                   noise_variance_step, weight_decay_pull)
 from ...search.derive import derive_attention, derive_backbone
 from ...search.cost_table import PRICINGS, CostTable
 from ...search.flops import build_flops_table
@@ -206,6 +207,8 @@ class ArchUpdateHook(Hook):
         self.latency_table: Optional[CostTable] = None
         self.arch_steps = 0
         self._lr_sq_sum = 0.0   # sum of the arch lr^2 over the steps made
+        # the noise null's logit variance (search/confidence.py), step by step
+        self._noise_var = INIT_STD**2
         self._arch_epoch = 0
         self._arch_batch = 0
         self._loader = None
@@ -375,9 +378,15 @@ class ArchUpdateHook(Hook):
                 all_reduce(g, op='mean')
             p.grad = g
         arch_wrapper = runner.optim_wrapper[ARCH]
-        self._lr_sq_sum += float(arch_wrapper.get_lr()['lr'][0])**2
+        lr = float(arch_wrapper.get_lr()['lr'][0])
+        self._lr_sq_sum += lr**2
         arch_wrapper.step()
         arch_wrapper.zero_grad()
+        self._noise_var = noise_variance_step(
+            self._noise_var, lr,
+            weight_decay_pull(arch_wrapper.optimizer,
+                              self._alpha if self._alpha is not None
+                              else self._beta))
         self.arch_steps += 1
         stats = self._log(runner, float(ce.detach()), float(l_flops.detach()),
                           float(flops_pred.detach()) / 1e9, extra)
@@ -385,10 +394,11 @@ class ArchUpdateHook(Hook):
 
     def noise_sigma(self) -> float:
         """The logit spread pure-noise gradients would have produced by now
-        (``search/confidence.py``), with the root-mean-square arch lr of the
-        steps made, so a decaying arch lr is accounted for."""
-        rms_lr = math.sqrt(self._lr_sq_sum / max(self.arch_steps, 1))
-        return noise_sigma(self.arch_steps, rms_lr)
+        (``search/confidence.py``), accumulated over the steps made with each
+        step's arch lr and weight-decay pull (a decaying lr and Adam's
+        coupled L2 are both accounted for; the pull is alpha's, or beta's in
+        a head-only search)."""
+        return math.sqrt(self._noise_var)
 
     def settings(self) -> Dict[str, object]:
         """What this search aimed at, as run (``--cfg-options`` included):
@@ -466,7 +476,8 @@ class ArchUpdateHook(Hook):
         checkpoint['arch_update_hook'] = dict(
             arch_steps=self.arch_steps, arch_epoch=self._arch_epoch,
             arch_batch=self._arch_batch, lr_sq_sum=self._lr_sq_sum,
-            noise_sigma=self.noise_sigma(), settings=self.settings())
+            noise_var=self._noise_var, noise_sigma=self.noise_sigma(),
+            settings=self.settings())
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         state = checkpoint.get('arch_update_hook')
@@ -474,6 +485,9 @@ class ArchUpdateHook(Hook):
             return
         self.arch_steps = int(state['arch_steps'])
         self._lr_sq_sum = float(state.get('lr_sq_sum', 0.0))
+        # a checkpoint from before the step-by-step variance: no decay known
+        self._noise_var = float(state.get('noise_var',
+                                          INIT_STD**2 + self._lr_sq_sum))
         self._arch_epoch = int(state['arch_epoch'])
         self._arch_batch = int(state['arch_batch'])
         if self._loader is not None:
