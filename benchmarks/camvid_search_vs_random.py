@@ -678,6 +678,31 @@ def markdown(args: argparse.Namespace, prepare: Dict[str, Any],
     return '\n'.join(h) + '\n'
 
 
+#: histories above this size are committed thinned to about
+#: THIN_TO records (first and last kept) and gzipped: a 3,680-step search
+#: logs ~3 MB of JSON lines; the full one stays in the work dir
+GZIP_ABOVE = 1 << 20
+THIN_TO = 100
+
+
+def copy_history(src: str, dest: str) -> str:
+    """Copy an ``arch_history.jsonl``; when large, every n-th record (and
+    the last) gzipped to ``dest + '.gz'`` (``zcat`` / ``gzip.open``)."""
+    import gzip
+    if osp.getsize(src) <= GZIP_ABOVE:
+        shutil.copy(src, dest)
+        return dest
+    with open(src) as f:
+        lines = f.readlines()
+    step = -(-len(lines) // THIN_TO)
+    kept = lines[::step] + ([lines[-1]] if (len(lines) - 1) % step else [])
+    with gzip.open(dest + '.gz', 'wt') as g:
+        g.writelines(kept)
+    if osp.exists(dest):
+        os.remove(dest)
+    return dest + '.gz'
+
+
 def stage_report(st: Stages, prepare: Dict[str, Any],
                  searches: Dict[Optional[str], Tuple[Dict[str, Any], ...]],
                  nets: List[Dict[str, Any]],
@@ -716,8 +741,8 @@ def stage_report(st: Stages, prepare: Dict[str, Any],
         dest = out if name is None else osp.join(out, 'arms', name)
         os.makedirs(dest, exist_ok=True)
         for i, hist in enumerate(arm_search['history']):
-            shutil.copy(hist, osp.join(dest, 'arch_history.jsonl' if i == 0
-                                       else f'arch_history_{i}.jsonl'))
+            copy_history(hist, osp.join(dest, 'arch_history.jsonl' if i == 0
+                                        else f'arch_history_{i}.jsonl'))
     summary = summarize_results(
         args, prepare, derived, rows,
         {name: d for name, (_, _, d) in searches.items() if name})

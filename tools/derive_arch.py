@@ -116,6 +116,10 @@ def print_confidence(search: dict, topk: int) -> None:
               f'the noise of {search.get("arch_steps")} arch steps: '
               f'{", ".join(uncertain)}; a longer search (or another seed) '
               'may change them (tools/compare_searches.py compares runs)')
+    print('derive_arch: note: "clear" tests one run against uncorrelated '
+          'noise; on CamVid, choices clear in one run were contradicted in '
+          'another (docs/design.md, "Why alpha does not separate"): trust a '
+          'choice that several seeds agree on (tools/compare_searches.py)')
 
 
 if __name__ == '__main__':

@@ -44,9 +44,14 @@ arch_dataloader = dict(
     dataset=dict(type='HalfSplitDataset', part='arch', seed=0,
                  dataset=train_set))
 max_epochs = 10
+# arch lr 100x the paper's, so its weight decay is 100x smaller: Adam's
+# coupled L2 pulls a logit back by lr * wd / RMS(grad) per step, and DARTS'
+# 1e-3 at this lr made alpha forget in ~230 steps (CamVid, 3,680 proxyless
+# steps: mean top-two margin 0.024 with 1e-3, 0.31 with 1e-5; docs/design.md,
+# "Why alpha does not separate")
 optim_wrapper = dict(
     weight=dict(optimizer=dict(lr=0.05)),
-    arch=dict(optimizer=dict(lr=3e-2)))
+    arch=dict(optimizer=dict(lr=3e-2, weight_decay=1e-5)))
 warmup_epochs = 4
 # The arch lr decays to 0 over the search phase (cosine, per iteration): with
 # a few dozen arch steps the logits stay close, and a constant lr keeps

@@ -154,3 +154,19 @@ def test_summary_compares_every_arm_with_the_same_random_and_baseline():
     assert arm['flops_ratio_derived_baseline'] == pytest.approx(0.825)
     assert arm['in_random_window'] is False  # 16.5 vs 14.5: +13.8%
     assert arm['uncertain_choices'] == []
+
+
+def test_large_histories_are_thinned_and_gzipped(tmp_path, monkeypatch):
+    import gzip
+    import json
+    src = tmp_path / 'h.jsonl'
+    src.write_text(''.join(json.dumps(dict(arch_step=i)) + '\n'
+                           for i in range(1, 251)))
+    small = camvid.copy_history(str(src), str(tmp_path / 'small.jsonl'))
+    assert Path(small).read_text() == src.read_text()
+    monkeypatch.setattr(camvid, 'GZIP_ABOVE', 10)
+    out = camvid.copy_history(str(src), str(tmp_path / 'big.jsonl'))
+    assert out.endswith('.gz') and not (tmp_path / 'big.jsonl').exists()
+    steps = [json.loads(line)['arch_step'] for line in gzip.open(out, 'rt')]
+    assert steps[0] == 1 and steps[-1] == 250 and len(steps) <= 101
+    assert steps == sorted(steps)
