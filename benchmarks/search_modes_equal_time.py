@@ -216,7 +216,9 @@ def summarize_mode(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     out['runs'] = len(runs)
     if len(runs) > 1:
         out['agreement'] = agreement_summary(
-            [ArchSpec.parse(r['arch']) for r in runs])
+            [ArchSpec.parse(r['arch'].split(' ', 1)[1],
+                            backbone=r['arch'].split(' ', 1)[0])
+             for r in runs])
     return out
 
 
