@@ -248,3 +248,24 @@ def confidence_of(checkpoint: str, topk: int) -> Dict[str, Any]:
                                                    map_location='cpu'))
     text, names = confidence_table(alpha, beta, topk, sigma)
     return dict(table=text, uncertain=names, sigma=sigma)
+
+
+def check_work_dir_options(work_dir: str, now: Dict[str, Any],
+                           script: str) -> None:
+    """Refuse to continue ``work_dir`` when it was made with other result
+    options than ``now`` (kept in ``work_dir/options.json`` on first use):
+    its finished stages would otherwise be reused for a different run."""
+    import json
+    path = osp.join(work_dir, 'options.json')
+    if osp.exists(path):
+        with open(path) as f:
+            before = json.load(f)
+        changed = sorted(k for k in now if before.get(k) != now[k])
+        if changed:
+            sys.exit(f'{script}: {work_dir} was made with other '
+                     f'{", ".join(changed)}; use another --work-dir')
+    else:
+        os.makedirs(work_dir, exist_ok=True)
+        with open(path + '.tmp', 'w') as f:
+            json.dump(now, f, indent=2)
+        os.replace(path + '.tmp', path)

@@ -81,9 +81,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from _common import (confidence_of, environment,  # noqa: E402
-                     run_isolated, set_threads, summarize, table, time_runs,
-                     train_minutes)
+from _common import (check_work_dir_options, confidence_of,  # noqa: E402
+                     environment, run_isolated, set_threads, summarize,
+                     table, time_runs, train_minutes)
 
 from attnas_mmseg.utils.search_schedule import \
     search_schedule_options  # noqa: E402
@@ -776,17 +776,9 @@ def stage_report(st: Stages, prepare: Dict[str, Any],
 # --------------------------------------------------------------------- main
 def check_options(st: Stages) -> None:
     """Refuse to continue a work dir made with other result options."""
-    path = st.path('options.json')
-    now = {k: getattr(st.args, k) for k in RESULT_OPTIONS}
-    if osp.exists(path):
-        with open(path) as f:
-            before = json.load(f)
-        changed = sorted(k for k in now if before.get(k) != now[k])
-        if changed:
-            sys.exit(f'camvid_search_vs_random: {st.work} was made with other'
-                     f' {", ".join(changed)}; use another --work-dir')
-    else:
-        st.mark('options.json', now)
+    check_work_dir_options(st.work, {k: getattr(st.args, k)
+                                     for k in RESULT_OPTIONS},
+                           'camvid_search_vs_random')
 
 
 def check_arm_options(st: Stages, arm: Dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from _common import confidence_of, environment, table  # noqa: E402
-from _common import train_minutes  # noqa: E402
+from _common import check_work_dir_options, train_minutes  # noqa: E402
 
 from attnas_mmseg.search.search_modes import SEARCH_MODES  # noqa: E402
 from attnas_mmseg.utils.search_schedule import \
@@ -255,22 +255,12 @@ def report(args: argparse.Namespace, runs: List[Dict[str, Any]],
 
 
 def check_options(args: argparse.Namespace) -> None:
-    """Refuse to reuse a work dir whose runs used another config, data or
-    options (the run names carry only mode, scale and seed)."""
-    now = dict(config=args.config, data_root=args.data_root,
-               options=list(args.options))
-    path = osp.join(args.work_dir, 'options.json')
-    if osp.exists(path):
-        with open(path) as f:
-            before = json.load(f)
-        changed = sorted(k for k in now if before.get(k) != now[k])
-        if changed:
-            sys.exit(f'search_modes_equal_time: {args.work_dir} was made '
-                     f'with other {", ".join(changed)}; use another '
-                     '--work-dir')
-    else:
-        with open(path, 'w') as f:
-            json.dump(now, f, indent=2)
+    """The run names carry only mode, scale and seed: a work dir made with
+    another config, data or options is refused."""
+    check_work_dir_options(
+        args.work_dir, dict(config=args.config, data_root=args.data_root,
+                            options=list(args.options)),
+        'search_modes_equal_time')
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:

@@ -170,3 +170,10 @@ def test_large_histories_are_thinned_and_gzipped(tmp_path, monkeypatch):
     steps = [json.loads(line)['arch_step'] for line in gzip.open(out, 'rt')]
     assert steps[0] == 1 and steps[-1] == 250 and len(steps) <= 101
     assert steps == sorted(steps)
+
+
+def test_a_work_dir_refuses_other_result_options(tmp_path, capsys):
+    common.check_work_dir_options(str(tmp_path), dict(a=1, b=[2]), 'x')
+    common.check_work_dir_options(str(tmp_path), dict(a=1, b=[2]), 'x')
+    with pytest.raises(SystemExit, match='other b; use another --work-dir'):
+        common.check_work_dir_options(str(tmp_path), dict(a=1, b=[3]), 'x')
