@@ -238,14 +238,17 @@ def train_minutes(work_dir: str) -> Optional[float]:
 def confidence_of(checkpoint: str, topk: int) -> Dict[str, Any]:
     """The confidence table of a search checkpoint
     (attnas_mmseg/search/confidence.py): text, uncertain names, sigma."""
-    import torch
+    from attnas_mmseg.search.export import load_search_checkpoint
+    return confidence_from(*load_search_checkpoint(checkpoint), topk)
 
+
+def confidence_from(ckpt: Dict[str, Any], alpha, beta,
+                    topk: int) -> Dict[str, Any]:
+    """:func:`confidence_of` for a checkpoint already loaded (the dict,
+    alpha, beta of ``load_search_checkpoint``)."""
     from attnas_mmseg.search.confidence import (confidence_table,
                                                 noise_sigma_from_checkpoint)
-    from attnas_mmseg.search.export import arch_params_from_checkpoint
-    alpha, beta = arch_params_from_checkpoint(checkpoint)
-    sigma = noise_sigma_from_checkpoint(torch.load(checkpoint,
-                                                   map_location='cpu'))
+    sigma = noise_sigma_from_checkpoint(ckpt)
     text, names = confidence_table(alpha, beta, topk, sigma)
     return dict(table=text, uncertain=names, sigma=sigma)
 

@@ -389,20 +389,24 @@ def stage_search(st: Stages, target_g: float,
 
 def stage_derive(st: Stages, search: Dict[str, Any],
                  arm: Dict[str, Any]) -> Dict[str, Any]:
+    """The derived network (marker), with its confidence table computed from
+    the checkpoint by this code's noise rule on every call: the marker does
+    not keep it (one written by an older version held an outdated sigma)."""
+    from attnas_mmseg.search import ArchSpec
     marker = arm_dir(arm, 'derived', 'done.json')
     found = st.done(marker)
-    if found:
-        return found
-    out = st.path(arm_dir(arm, 'derived'))
-    st.run([sys.executable, 'tools/derive_arch.py', st.args.search_config,
-            search['checkpoint'], '--out-dir', out, '--overwrite'])
-    from attnas_mmseg.search import ArchSpec
-    spec = ArchSpec.load(osp.join(out, 'arch.json'))
+    if not found:
+        out = st.path(arm_dir(arm, 'derived'))
+        st.run([sys.executable, 'tools/derive_arch.py', st.args.search_config,
+                search['checkpoint'], '--out-dir', out, '--overwrite'])
+        found = st.mark(marker, dict(
+            arch=str(ArchSpec.load(osp.join(out, 'arch.json'))),
+            arch_file=osp.join(out, 'arch.json'),
+            retrain_config=osp.join(out, 'retrain.py')))
+    spec = ArchSpec.load(found['arch_file'])
     conf = confidence_of(search['checkpoint'], int(spec.meta.get('topk', 4)))
     log.info('derived %s\n%s', spec, conf['table'])
-    return st.mark(marker, dict(
-        arch=str(spec), arch_file=osp.join(out, 'arch.json'),
-        retrain_config=osp.join(out, 'retrain.py'), confidence=conf))
+    return dict(found, confidence=conf)
 
 
 def stage_sample(st: Stages, derived: Dict[str, Any]) -> Dict[str, Any]:
@@ -696,8 +700,9 @@ def copy_history(src: str, dest: str) -> str:
         lines = f.readlines()
     step = -(-len(lines) // THIN_TO)
     kept = lines[::step] + ([lines[-1]] if (len(lines) - 1) % step else [])
-    with gzip.open(dest + '.gz', 'wt') as g:
-        g.writelines(kept)
+    # mtime 0: the same history gives the same bytes on every re-run
+    with gzip.GzipFile(dest + '.gz', 'wb', mtime=0) as g:
+        g.write(''.join(kept).encode())
     if osp.exists(dest):
         os.remove(dest)
     return dest + '.gz'
@@ -817,20 +822,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     start = time.time()
     log.info('work dir %s, results %s', args.work_dir, args.results_dir)
 
-    from attnas_mmseg.search import ArchSpec
     prepare = stage_prepare(st)
     searches = {}
     for arm in [main_arm(args)] + args.arms:
         if arm['name']:
             check_arm_options(st, arm)
         search = stage_search(st, prepare['flops_target_G'], arm)
-        derived = stage_derive(st, search, arm)
-        # the table from the checkpoint with this code's noise rule (a
-        # marker written by an older version may hold an outdated sigma)
-        derived['confidence'] = confidence_of(
-            search['checkpoint'],
-            int(ArchSpec.load(derived['arch_file']).meta.get('topk', 4)))
-        searches[arm['name']] = (arm, search, derived)
+        searches[arm['name']] = (arm, search,
+                                 stage_derive(st, search, arm))
     _, search, derived = searches[None]
     if args.stop_after == 'search':
         return dict(searches=searches)

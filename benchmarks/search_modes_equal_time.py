@@ -50,7 +50,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from _common import confidence_of, environment, table  # noqa: E402
+from _common import confidence_from, environment, table  # noqa: E402
 from _common import check_work_dir_options, train_minutes  # noqa: E402
 
 from attnas_mmseg.search.search_modes import SEARCH_MODES  # noqa: E402
@@ -178,18 +178,15 @@ def run_search(args: argparse.Namespace, mode: str, ratio: float,
 
 def measure(checkpoint: str) -> Dict[str, Any]:
     """Arch steps, margins and noise flags of a finished search."""
-    import torch
-
     from attnas_mmseg.search import derive_arch
     from attnas_mmseg.search.confidence import (attention_confidence,
                                                 backbone_confidence)
-    from attnas_mmseg.search.export import arch_params_from_checkpoint
-    ckpt = torch.load(checkpoint, map_location='cpu')
+    from attnas_mmseg.search.export import load_search_checkpoint
+    ckpt, alpha, beta = load_search_checkpoint(checkpoint)
     topk = int((ckpt.get('arch_update_hook') or {}).get('settings', {})
                .get('topk', 4))
-    conf = confidence_of(checkpoint, topk)
+    conf = confidence_from(ckpt, alpha, beta, topk)
     sigma = conf['sigma']
-    alpha, beta = arch_params_from_checkpoint(checkpoint)
     blocks = backbone_confidence(alpha, sigma)
     att = attention_confidence(beta, topk, sigma)
     margins = [b.margin for b in blocks]
