@@ -67,12 +67,18 @@ def test_gumbel_top_k_picks_k_distinct_cells_over_all_layers():
     assert tuple(map(tuple, chosen)) == derive_attention(beta, 4)
 
 
-def test_gumbel_backbone_runs_one_op_per_block():
+def counted_backbone(mode='darts'):
+    """A seeded searching backbone in ``mode`` and the forward calls of its
+    candidates: (net, calls {name: count}, hook handles)."""
     torch.manual_seed(0)
-    net = SearchableMobileNetV2(search_mode='gumbel', out_indices=(6, ),
+    net = SearchableMobileNetV2(search_mode=mode, out_indices=(6, ),
                                 norm_cfg=BN)
-    ops = block_ops(net)
-    calls, handles = count_calls(ops)
+    calls, handles = count_calls(block_ops(net))
+    return net, calls, handles
+
+
+def test_gumbel_backbone_runs_one_op_per_block():
+    net, calls, handles = counted_backbone('gumbel')
     out = net(torch.randn(2, 3, 64, 64))
     assert len(calls) == 17 and set(calls.values()) == {1}
     out[0].mean().backward()
@@ -91,9 +97,7 @@ def test_gumbel_backbone_runs_one_op_per_block():
 
 
 def test_darts_backbone_runs_every_op():
-    net = SearchableMobileNetV2(out_indices=(6, ), norm_cfg=BN)
-    ops = block_ops(net)
-    calls, _ = count_calls(ops)
+    net, calls, _ = counted_backbone()
     net(torch.randn(2, 3, 32, 32))
     assert len(calls) == 17 * 6
 
@@ -129,11 +133,7 @@ def test_mode_and_sampling_arguments_are_validated():
 
 
 def test_proxyless_backbone_one_path_to_train_two_to_compare():
-    torch.manual_seed(0)
-    net = SearchableMobileNetV2(search_mode='proxyless', out_indices=(6, ),
-                                norm_cfg=BN)
-    ops = block_ops(net)
-    calls, _ = count_calls(ops)
+    net, calls, _ = counted_backbone('proxyless')
     out = net(torch.randn(2, 3, 64, 64))       # weight step: one path
     assert len(calls) == 17
     out[0].mean().backward()
