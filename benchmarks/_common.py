@@ -1,5 +1,7 @@
 """Shared by the benchmark scripts: the compared models, peak memory, the
-wall time and confidence of a search run.
+latency of a trained network, the confidence of a search. (The experiment
+scripts' stage runner: benchmarks/_stages.py; the tools as stages:
+benchmarks/_tools.py.)
 
 Timing (``set_threads``, ``time_runs``, ``summarize``) is re-exported from
 :mod:`attnas_mmseg.deploy.timing`, which the latency-table builder uses too.
@@ -27,7 +29,7 @@ import os
 import os.path as osp
 import resource
 import sys
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
@@ -79,7 +81,7 @@ def model_cfg(name: str) -> dict:
     """The model config dict of ``name`` (a key of MODEL_CONFIGS)."""
     from mmengine.config import Config
 
-    from attnas_mmseg.deploy import apply_arch
+    from attnas_mmseg.models import apply_arch
     config, arch = MODEL_CONFIGS[name]
     path = osp.join(REPO, config)
     if osp.exists(path):
@@ -176,6 +178,57 @@ def run_isolated(fn: Callable[..., Dict[str, Any]], **kwargs
         return pool.submit(fn, **kwargs).result()
 
 
+def _export_checked(config: str, checkpoint: str, out: str,
+                    size: Tuple[int, int]) -> Dict[str, float]:
+    """ONNX of a trained network, checked against PyTorch."""
+    from attnas_mmseg.deploy import check_onnx, export_onnx
+    from attnas_mmseg.models import build_segmentor
+    model = build_segmentor(config, checkpoint)
+    export_onnx(model, out, size, overwrite=True)
+    diff, scale = check_onnx(model, out, shape=size)
+    return dict(max_abs_diff=diff, max_abs_logit=scale)
+
+
+def _latency(config: str, checkpoint: str, onnx: str, backend: str,
+             size: Tuple[int, int], runs: int, threads: int,
+             device: str) -> Dict[str, float]:
+    """Latency of one network and backend, batch 1."""
+    import torch
+
+    from attnas_mmseg.deploy import inference_step
+    set_threads(threads)
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    if backend == 'torch':
+        from attnas_mmseg.deploy import DenseLogits, prepare_for_inference
+        from attnas_mmseg.models import build_segmentor
+        model = prepare_for_inference(  # BN folded, channels_last
+            DenseLogits(build_segmentor(config, checkpoint)), inplace=True)
+        step = inference_step(x, model=model, device=device)
+    else:
+        step = inference_step(x, onnx=onnx, device=device, threads=threads)
+    return summarize(time_runs(step, runs, warmup=1, device=device))
+
+
+def trained_latency(config: str, checkpoint: str, onnx: str,
+                    size: Tuple[int, int], runs: int, threads: int,
+                    device: str) -> Dict[str, Any]:
+    """The batch-1 latency of a trained network (``config`` +
+    ``checkpoint``) in PyTorch (eager, as ``prepare_for_inference`` runs it:
+    BN folded, channels_last) and onnxruntime, after its ONNX export (to
+    ``onnx``, removed afterwards) is checked against PyTorch; each step in a
+    fresh process (:func:`run_isolated`)."""
+    result = dict(onnx_check=run_isolated(
+        _export_checked, config=config, checkpoint=checkpoint, out=onnx,
+        size=size), size=list(size), batch=1, threads=threads, device=device)
+    for backend in ('torch', 'onnxruntime'):
+        result[backend] = run_isolated(
+            _latency, config=config, checkpoint=checkpoint, onnx=onnx,
+            backend=backend, size=size, runs=runs, threads=threads,
+            device=device)
+    os.remove(onnx)
+    return result
+
+
 def environment(threads: int, device: str) -> str:
     import platform
 
@@ -214,31 +267,10 @@ def table(rows: List[List[str]], header: List[str]) -> str:
     return '\n'.join(lines + [fmt.format(*map(str, r)) for r in rows])
 
 
-def train_minutes(work_dir: str) -> Optional[float]:
-    """Wall time of a ``tools/train.py`` run from its mmengine logs: first
-    to last time stamp of each ``<timestamp>/<timestamp>.log``, summed over
-    the invocations of a resumed run (the time between them does not count);
-    None when there is no log."""
-    import datetime
-    import glob
-    import re
-    stamp = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')
-    total = 0.0
-    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
-    for path in logs:
-        with open(path) as f:
-            times = [m.group(1) for m in map(stamp.match, f) if m]
-        if len(times) > 1:
-            first, last = (datetime.datetime.strptime(t, '%Y/%m/%d %H:%M:%S')
-                           for t in (times[0], times[-1]))
-            total += (last - first).total_seconds()
-    return total / 60 if logs else None
-
-
 def confidence_of(checkpoint: str, topk: int) -> Dict[str, Any]:
     """The confidence table of a search checkpoint
     (attnas_mmseg/search/confidence.py): text, uncertain names, sigma."""
-    from attnas_mmseg.search.export import load_search_checkpoint
+    from attnas_mmseg.export import load_search_checkpoint
     return confidence_from(*load_search_checkpoint(checkpoint), topk)
 
 
@@ -251,24 +283,3 @@ def confidence_from(ckpt: Dict[str, Any], alpha, beta,
     sigma = noise_sigma_from_checkpoint(ckpt)
     text, names = confidence_table(alpha, beta, topk, sigma)
     return dict(table=text, uncertain=names, sigma=sigma)
-
-
-def check_work_dir_options(work_dir: str, now: Dict[str, Any],
-                           script: str) -> None:
-    """Refuse to continue ``work_dir`` when it was made with other result
-    options than ``now`` (kept in ``work_dir/options.json`` on first use):
-    its finished stages would otherwise be reused for a different run."""
-    import json
-    path = osp.join(work_dir, 'options.json')
-    if osp.exists(path):
-        with open(path) as f:
-            before = json.load(f)
-        changed = sorted(k for k in now if before.get(k) != now[k])
-        if changed:
-            sys.exit(f'{script}: {work_dir} was made with other '
-                     f'{", ".join(changed)}; use another --work-dir')
-    else:
-        os.makedirs(work_dir, exist_ok=True)
-        with open(path + '.tmp', 'w') as f:
-            json.dump(now, f, indent=2)
-        os.replace(path + '.tmp', path)

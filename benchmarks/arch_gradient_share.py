@@ -49,14 +49,10 @@ def arch_state(checkpoint: Dict[str, Any], shape) -> Dict[str, Any]:
 
 def measure(config: str, checkpoint_path: str) -> Dict[str, Any]:
     import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
 
-    import attnas_mmseg  # noqa: F401 (registers the modules)
-    from attnas_mmseg.search import build_flops_table, flops_loss
-    from attnas_mmseg.search.export import load_search_checkpoint
-    init_default_scope('mmseg')
+    from attnas_mmseg.export import load_search_checkpoint
+    from attnas_mmseg.models import build_segmentor
+    from attnas_mmseg.search import FLOPS_PER_G, build_flops_table, cost_loss
     ckpt, alpha, beta = load_search_checkpoint(checkpoint_path)
     if alpha is None:
         raise ValueError(f'checkpoint: {checkpoint_path} searched no backbone '
@@ -71,13 +67,13 @@ def measure(config: str, checkpoint_path: str) -> Dict[str, Any]:
     v = state['exp_avg_sq'] / (1 - state['beta2'] ** steps)
     rms = v.sqrt()
 
-    model = MODELS.build(Config.fromfile(config).model)
+    model = build_segmentor(config, device='meta')
     table = build_flops_table(model, tuple(settings['flops_input_size']))
     alpha = alpha.detach().clone().requires_grad_()
-    loss = settings['flops_weight'] * flops_loss(
+    loss = settings['flops_weight'] * cost_loss(
         table.predict(alpha, beta.detach(), settings['flops_pricing'],
                       settings['topk']),
-        settings['flops_target_G'] * 1e9, settings['flops_loss_mode'])
+        settings['flops_target_G'] * FLOPS_PER_G, settings['flops_loss_mode'])
     cost, = torch.autograd.grad(loss, [alpha])
     cost = cost.abs()
 

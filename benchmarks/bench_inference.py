@@ -2,17 +2,26 @@
 
     python benchmarks/bench_inference.py [--sizes 512x1024 1024x2048]
         [--runs 3] [--warmup 1] [--threads 1] [--device cpu|cuda]
-        [--backends eager eager+fused onnxruntime] [--batch 1]
+        [--backends eager eager+fused eager+fused+channels_last compile
+         onnxruntime] [--batch 1]
 
 For each model, input size and backend it prints the median latency over
 ``--runs`` runs after ``--warmup`` runs and the peak memory
 (benchmarks/_common.py says exactly what is measured), each in a fresh
-process, and the ratios to mv2+ASPP in the same run. Backends, side by side as
-MMSeg users measure inference:
+process, the ratios to mv2+ASPP in the same run, and each row's speed-up over
+``eager+fused`` (the eager default before channels_last). Backends, side by
+side as MMSeg users measure inference:
 
 * ``eager``: PyTorch eager (``inference_mode``), the model as built;
 * ``eager+fused``: the same with BN folded into the convolutions (mmcv's
-  ``fuse_conv_bn``, ``attnas_mmseg.deploy.fuse_conv_bn``), as deployed;
+  ``fuse_conv_bn``, ``attnas_mmseg.deploy.fuse_conv_bn``);
+* ``eager+fused+channels_last``: also weights and input in channels_last
+  (``attnas_mmseg.deploy.prepare_for_inference``, the project's default for
+  eager inference);
+* ``compile``: ``torch.compile`` (inductor) of that model; the first call,
+  which compiles, is reported as the compile time (with an empty inductor
+  cache / reusing it) and not timed. A compile that fails (e.g. no C++
+  toolchain) is reported in its row;
 * ``onnxruntime``: the ONNX export of the fused model (CPU provider, or CUDA
   with ``--device cuda`` when onnxruntime-gpu is installed).
 
@@ -25,9 +34,11 @@ batch (attnas_mmseg.deploy.calibrate_bn), so activations are O(1) as in a
 trained net; the same weights go to every backend.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 import tempfile
+import time
 from typing import Any, Dict, List, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -41,7 +52,10 @@ from _common import (BASELINE, MODEL_CONFIGS, PeakMemory,  # noqa: E402
 PAPER = {'AttNAS-S': (28.2, 2.3), 'AttNAS-L': (40.6, 4.2),
          'mv2+ASPP': (41.4, 4.5)}
 FLOPS_SIZE = (1024, 2048)
-BACKENDS = ('eager', 'eager+fused', 'onnxruntime')
+BACKENDS = ('eager', 'eager+fused', 'eager+fused+channels_last', 'compile',
+            'onnxruntime')
+#: The row each row's speed-up is against.
+REFERENCE = 'eager+fused'
 
 
 def parse_size(text: str) -> Tuple[int, int]:
@@ -70,7 +84,7 @@ def parse_args(argv=None):
 
 
 def build(name: str, state_path: str = None):
-    from attnas_mmseg.deploy import build_segmentor
+    from attnas_mmseg.models import build_segmentor
     model = build_segmentor(model_cfg(name))
     if state_path is not None:
         import torch
@@ -85,7 +99,9 @@ def prepare(name: str, sizes: List[Tuple[int, int]], batch: int,
 
     from attnas_mmseg.deploy import (DenseLogits, calibrate_bn, export_onnx,
                                      fuse_conv_bn)
-    from attnas_mmseg.search.flops import count_paper_flops
+    from attnas_mmseg.models import build_segmentor
+    from attnas_mmseg.search.cost.flops import (FLOPS_PER_G,
+                                                count_paper_flops)
     torch.manual_seed(0)
     model = build(name)
     calibrate_bn(model, torch.randn(2, 3, 256, 512))
@@ -96,15 +112,47 @@ def prepare(name: str, sizes: List[Tuple[int, int]], batch: int,
         onnx[(h, w)] = str(export_onnx(
             fused, osp.join(workdir, f'{name}_{h}x{w}.onnx'), (h, w),
             batch_size=batch))
-    from mmengine.model import revert_sync_batchnorm
-    from mmseg.registry import MODELS
-    with torch.device('meta'):  # shapes only: no memory, no arithmetic
-        meta_model = revert_sync_batchnorm(MODELS.build(model_cfg(name)))
-        x = torch.empty(1, 3, *FLOPS_SIZE)
+    # shapes only: no memory, no arithmetic
+    meta_model = build_segmentor(model_cfg(name), device='meta')
+    x = torch.empty(1, 3, *FLOPS_SIZE, device='meta')
     flops = count_paper_flops(DenseLogits(meta_model), x)
     params = sum(p.numel() for p in model.parameters())
-    return dict(state=state, onnx=onnx, flops_G=flops / 1e9,
+    return dict(state=state, onnx=onnx, flops_G=flops / FLOPS_PER_G,
                 params_M=params / 1e6)
+
+
+def eager_model(name: str, backend: str, state: str):
+    """The dense-logits module a PyTorch backend runs."""
+    from attnas_mmseg.deploy import (DenseLogits, fuse_conv_bn,
+                                     prepare_for_inference)
+    model = DenseLogits(build(name, state))
+    if backend == 'eager':
+        return model
+    if backend == 'eager+fused':
+        return fuse_conv_bn(model, inplace=True)
+    return prepare_for_inference(model, inplace=True)
+
+
+def compiled_step(model, x, device: str, cache_dir: str):
+    """``torch.compile`` (inductor) of ``model``: (the step, seconds of its
+    first call with an empty cache in ``cache_dir``, seconds of the first
+    call of a second compile reusing that cache). The first is what a first
+    deployment on a machine pays, inductor's one-off C++ set-up included;
+    the second what a restart pays."""
+    import torch
+
+    from attnas_mmseg.deploy import inference_step, synchronize
+    os.environ['TORCHINDUCTOR_CACHE_DIR'] = cache_dir
+    model = model.to(device)
+    seconds = []
+    for _ in range(2):
+        torch._dynamo.reset()
+        step = inference_step(x, model=torch.compile(model), device=device)
+        start = time.perf_counter()
+        step()
+        synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    return step, seconds[0], seconds[1]
 
 
 def measure(name: str, backend: str, size: Tuple[int, int], batch: int,
@@ -117,21 +165,28 @@ def measure(name: str, backend: str, size: Tuple[int, int], batch: int,
     set_threads(threads)
     x = torch.randn(batch, 3, *size,
                     generator=torch.Generator().manual_seed(0))
-    if backend != 'onnxruntime':
-        from attnas_mmseg.deploy import DenseLogits, fuse_conv_bn
-        model = build(name, state)
-        if backend == 'eager+fused':
-            model = fuse_conv_bn(model, inplace=True)
-        step = inference_step(x, model=DenseLogits(model), device=device)
-    else:
+    extra = {}
+    if backend == 'onnxruntime':
         step = inference_step(x, onnx=onnx, device=device, threads=threads)
+    elif backend == 'compile':
+        try:
+            step, extra['compile_s'], extra['recompile_s'] = \
+                compiled_step(eager_model(name, backend, state), x, device,
+                              tempfile.mkdtemp(prefix='inductor_',
+                                               dir=osp.dirname(state)))
+        except Exception as err:  # reported in its row, not raised
+            lines = str(err).strip().splitlines() or ['']
+            return dict(error=f'{type(err).__name__}: {lines[0][:200]}')
+    else:
+        step = inference_step(x, model=eager_model(name, backend, state),
+                              device=device)
     mem_device = device if backend != 'onnxruntime' else 'cpu'
     if device.startswith('cuda') and backend == 'onnxruntime':
         times = time_runs(step, runs, warmup, device)
         return dict(summarize(times), peak_mib=None, how='n/a (ORT arena)')
     with PeakMemory(mem_device) as peak:
         times = time_runs(step, runs, warmup, device)
-    return dict(summarize(times), peak_mib=peak.mib, how=peak.how)
+    return dict(summarize(times), peak_mib=peak.mib, how=peak.how, **extra)
 
 
 def main(argv=None):
@@ -161,9 +216,10 @@ def main(argv=None):
                         device=args.device, state=info[name]['state'],
                         onnx=info[name]['onnx'][size])
                     r = results[(name, backend, size)]
-                    print(f'  measured {name:<9} {backend:<12} '
-                          f'{size[0]}x{size[1]}: {r["median_ms"]:.0f} ms',
-                          flush=True)
+                    print(f'  measured {name:<9} {backend:<25} '
+                          f'{size[0]}x{size[1]}: ' +
+                          (f'failed ({r["error"]})' if 'error' in r else
+                           f'{r["median_ms"]:.0f} ms'), flush=True)
 
     print('\nModels')
     print(table([[n, model_source(n)] for n in models], ['model', 'from']))
@@ -187,25 +243,52 @@ def main(argv=None):
               f'{paper:.3f} (28.2/41.4)')
 
     print('\nLatency (median ms) and peak memory (MiB); ratios to '
-          f'{BASELINE} at the same size and backend')
-    rows, hows = [], set()
-    for size in args.sizes:
-        for backend in args.backends:
+          f'{BASELINE} at the same size and backend; speed-up: '
+          f'{REFERENCE} ms / this row\'s ms, same model and size; compile s: '
+          'first call of torch.compile, empty inductor cache / cache reused')
+    print(table(latency_rows(results, args.sizes, args.backends, models),
+                ['size', 'backend', 'model', 'median ms', 'min ms',
+                 'lat ratio', 'speed-up', 'peak MiB', 'mem ratio',
+                 'compile s']))
+    hows = {r['how'] for r in results.values() if 'how' in r}
+    print('peak memory: ' + '; '.join(sorted(hows)))
+    for (name, backend, size), r in results.items():
+        if 'error' in r:
+            print(f'failed: {backend} {name} {size[0]}x{size[1]}: '
+                  f'{r["error"]}')
+
+
+def latency_rows(results: Dict[tuple, Dict[str, Any]],
+                 sizes: List[Tuple[int, int]], backends: List[str],
+                 models: List[str]) -> List[List[str]]:
+    """The latency table's rows; a failed measurement says so in its row."""
+    def ratio(num, den, key):
+        if 'error' in num or den is None or 'error' in den or \
+                not den.get(key) or num.get(key) is None:
+            return '-'
+        return f'{num[key] / den[key]:.2f}'
+
+    rows = []
+    for size in sizes:
+        for backend in backends:
             ref = results[(BASELINE, backend, size)]
             for name in models:
                 r = results[(name, backend, size)]
-                hows.add(r['how'])
-                mem = '-' if r['peak_mib'] is None else f'{r["peak_mib"]:.0f}'
-                mem_ratio = '-' if r['peak_mib'] is None or not \
-                    ref['peak_mib'] else \
-                    f'{r["peak_mib"] / ref["peak_mib"]:.2f}'
-                rows.append([f'{size[0]}x{size[1]}', backend, name,
-                             f'{r["median_ms"]:.0f}', f'{r["min_ms"]:.0f}',
-                             f'{r["median_ms"] / ref["median_ms"]:.2f}', mem,
-                             mem_ratio])
-    print(table(rows, ['size', 'backend', 'model', 'median ms', 'min ms',
-                       'lat ratio', 'peak MiB', 'mem ratio']))
-    print('peak memory: ' + '; '.join(sorted(hows)))
+                head = [f'{size[0]}x{size[1]}', backend, name]
+                if 'error' in r:
+                    rows.append(head + ['failed (below)'] + ['-'] * 6)
+                    continue
+                fused = results.get((name, REFERENCE, size))
+                speedup = ratio(fused, r, 'median_ms') if fused else '-'
+                mem = '-' if r['peak_mib'] is None else \
+                    f'{r["peak_mib"]:.0f}'
+                rows.append(head + [
+                    f'{r["median_ms"]:.0f}', f'{r["min_ms"]:.0f}',
+                    ratio(r, ref, 'median_ms'), speedup, mem,
+                    ratio(r, ref, 'peak_mib'),
+                    f'{r["compile_s"]:.0f} / {r["recompile_s"]:.0f}'
+                    if 'compile_s' in r else '-'])
+    return rows
 
 
 if __name__ == '__main__':

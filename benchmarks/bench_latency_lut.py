@@ -5,9 +5,9 @@
         [--out-dir docs/results/latency] [--no-baseline]
 
 For each LUT (built by tools/build_latency_lut.py from SEARCH_CONFIG; its
-settings say the backend, device, threads and input size) it times, end to
-end, batch 1, BN folded (as the LUT was), the median of ``--runs`` after
-``--warmup``:
+settings say the backend, device, threads, input size and memory format) it
+times, end to end, batch 1, BN folded, in the LUT's memory format, the median
+of ``--runs`` after ``--warmup``:
 
 * ``--num-samples`` architectures drawn uniformly from the space (seeded):
   each block's op uniform over 1-6, the attention cells a uniform ``topk``-set
@@ -45,14 +45,15 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 from _common import BASELINE, REPO, model_cfg, table  # noqa: E402
-from attnas_mmseg.deploy import apply_arch, build_segmentor  # noqa: E402
-from attnas_mmseg.search.arch_spec import ArchSpec  # noqa: E402
-from attnas_mmseg.search.candidates import (NUM_ATTENTIONS,  # noqa: E402
+from attnas_mmseg.models import apply_arch, build_segmentor  # noqa: E402
+from attnas_mmseg.search.space.arch_spec import ArchSpec  # noqa: E402
+from attnas_mmseg.search.space.candidates import (NUM_ATTENTIONS,  # noqa: E402
                                             NUM_BLOCKS, NUM_OPS)
-from attnas_mmseg.search.latency import (LatencyLUT, build_lut,  # noqa: E402
-                                         latency_parts, load_latency_table,
-                                         lut_settings, meta_segmentor,
-                                         part_latencies, time_network)
+from attnas_mmseg.deploy.latency_measure import (build_lut,  # noqa: E402
+                                                 lut_settings, time_network)
+from attnas_mmseg.search.cost.latency_parts import latency_parts  # noqa: E402
+from attnas_mmseg.search.cost.latency_table import (  # noqa: E402
+    LatencyLUT, load_latency_table, part_latencies)
 
 PAPER_NETS = ('AttNAS-S', 'AttNAS-L')
 #: MobileNetV2's (kernel, expansion) per block: expansion 1 in block 1.
@@ -129,7 +130,7 @@ def baseline_prediction(lut: LatencyLUT, search_cfg: dict, search_table,
               progress=False)
     lut = LatencyLUT.load(lut.path)
     priced = {p.name: ms for p, ms in part_latencies(lut, base_parts)}
-    search = meta_segmentor(search_cfg)
+    search = build_segmentor(search_cfg, device='meta')
     stem = next(ms for p, ms in part_latencies(
         lut, latency_parts(search, size)) if p.name == 'stem')
     ops = [search.backbone.ops.index(choice) + 1 for choice in MV2_CHOICE]
@@ -147,8 +148,9 @@ def validate(lut_path: str, args, search_cfg: dict,
     s = lut.settings
     # Validate where the table was measured: same device, same libraries.
     lut.check(**lut_settings(s['backend'], s['device'], s['threads'],
-                             s['input_size']))
-    search_table = load_latency_table(lut_path, search_cfg)
+                             s['input_size'], s['memory_format']))
+    search_table = load_latency_table(
+        lut_path, build_segmentor(search_cfg, device='meta'))
     nets = [(f'sample{i:02d}', spec, apply_arch(search_cfg, spec),
              search_table.network_cost(spec))
             for i, spec in enumerate(sample_specs(
@@ -158,7 +160,8 @@ def validate(lut_path: str, args, search_cfg: dict,
         for name in PAPER_NETS:
             cfg = model_cfg(name)
             nets.append((name, None, cfg,
-                         load_latency_table(lut_path, cfg).fixed))
+                         load_latency_table(
+                             lut_path, build_segmentor(cfg, device='meta')).fixed))
         base = baseline_prediction(lut, search_cfg, search_table, args.runs,
                                    args.warmup)
         nets.append((BASELINE, None, model_cfg(BASELINE),
@@ -191,7 +194,9 @@ def report(result: Dict[str, Any]) -> str:
     s = result['settings']
     lines = [f'\n{s["backend"]} on {s["device"]} ({s["device_name"]}), '
              f'{s["threads"]} thread(s), {s["input_size"][0]}x'
-             f'{s["input_size"][1]}, batch 1, BN folded; median of '
+             f'{s["input_size"][1]}, batch 1, BN folded'
+             + (f', {s["memory_format"]}' if s['memory_format'] else '')
+             + f'; median of '
              f'{result["runs"]} after {result["warmup"]}']
     rows = [[r['name'], f'{r["predicted_ms"]:.2f}', f'{r["measured_ms"]:.2f}',
              f'{100 * (r["predicted_ms"] / r["measured_ms"] - 1):+.1f}%']

@@ -73,7 +73,7 @@ def build_supernet(num_layers: int, search_mode: str = 'darts'):
     import torch
     from mmengine.config import Config
 
-    from attnas_mmseg.deploy import build_segmentor
+    from attnas_mmseg.models import build_segmentor
     cfg = Config.fromfile(osp.join(REPO, ATTNAS_BASE)).model.to_dict()
     cfg['decode_head'].update(num_layers=num_layers, arch=None,
                               num_classes=NUM_CLASSES,
@@ -87,7 +87,7 @@ def build_one_path():
     """AttNAS-S, a fixed network of the space, in train mode."""
     import torch
 
-    from attnas_mmseg.deploy import build_segmentor
+    from attnas_mmseg.models import build_segmentor
     cfg = model_cfg('AttNAS-S')
     cfg['decode_head']['num_classes'] = NUM_CLASSES
     torch.manual_seed(0)
@@ -180,10 +180,10 @@ def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
     """Time and memory of the supernet step, in this (fresh) process."""
     import torch
 
-    from attnas_mmseg.search.arch_params import named_arch_parameters
-    from attnas_mmseg.search.flops import build_flops_table
-    from attnas_mmseg.search.flops_loss import flops_loss
-    from attnas_mmseg.search.search_modes import arch_pass
+    from attnas_mmseg.search.space.arch_params import named_arch_parameters
+    from attnas_mmseg.search.cost.flops import build_flops_table
+    from attnas_mmseg.search.cost.cost_loss import cost_loss
+    from attnas_mmseg.search.space.search_modes import arch_pass
     set_threads(threads)
     model = build_supernet(num_layers, search_mode)
     # build_flops_table runs the stem and head on CPU tensors: build it
@@ -203,7 +203,7 @@ def supernet_worker(batch: int, crop: Tuple[int, int], num_layers: int,
         with arch_pass([model.backbone, model.decode_head.attention]):
             ce, _ = model.parse_losses(model.loss(*arch_batch))
         pred = flops_table.predict(alpha, beta, 'derived', 4)
-        total = ce + 0.1 * flops_loss(pred, 30e9, 'abs')
+        total = ce + 0.1 * cost_loss(pred, 30e9, 'abs')
         torch.autograd.grad(total, list(arch.values()))
 
     return measure_step(model, step, weight_batch, runs, warmup, device)

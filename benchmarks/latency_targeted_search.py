@@ -8,7 +8,10 @@
 The LUT must be built for ``--search-config`` (default: the synthetic demo's,
 whose data ``bash scripts/demo.sh`` generates in ``data/synthetic_cityscapes``).
 
-Stages (each skipped when its output exists, so an interrupted run continues):
+Stages (benchmarks/_stages.py: each skipped when finished, a search resumed
+when interrupted, so re-running the command continues; a work dir made with
+other options than the LUT, config, ratio, weight, runs, warm-up and seed is
+refused):
 
 1. **baseline**: mv2+ASPP (``benchmarks/_common.py``'s baseline) timed end to
    end as the LUT was built (its backend, device, threads and input size,
@@ -22,17 +25,20 @@ Stages (each skipped when its output exists, so an interrupted run continues):
    params at the LUT's size; the JSON goes to ``--out``.
 """
 import argparse
-import glob
 import json
+import logging
 import os
 import os.path as osp
-import subprocess
 import sys
-from typing import Any, Dict
+from typing import Dict
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from _common import BASELINE, REPO, model_cfg, table  # noqa: E402
+from _stages import Result, Stage, StageRunner, run_stages  # noqa: E402
+import _tools as tools  # noqa: E402
+
+SCRIPT = 'latency_targeted_search'
 
 DEFAULT_SEARCH = 'configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py'
 
@@ -55,65 +61,45 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def stage(path: str, fn) -> Dict[str, Any]:
-    """The JSON at ``path``, computed by ``fn`` and written if absent."""
-    if osp.exists(path):
-        with open(path) as f:
-            return json.load(f)
-    value = fn()
-    with open(path + '.tmp', 'w') as f:
-        json.dump(value, f, indent=1)
-    os.replace(path + '.tmp', path)
-    return value
-
-
-def run(cmd) -> None:
-    print('$ ' + ' '.join(cmd), flush=True)
-    subprocess.run(cmd, cwd=REPO, check=True)
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     from attnas_mmseg.deploy import set_threads
-    from attnas_mmseg.search.latency import LatencyLUT, time_network
+    from attnas_mmseg.deploy.latency_measure import time_network
+    from attnas_mmseg.search.cost.latency_table import LatencyLUT
     settings = LatencyLUT.load(args.lut).settings
     set_threads(settings['threads'])
-    work = osp.join(REPO, args.work_dir)
-    os.makedirs(work, exist_ok=True)
     base_cfg = model_cfg(BASELINE)
+    config = args.search_config
 
-    baseline = stage(osp.join(work, 'baseline.json'), lambda: time_network(
-        base_cfg, settings, args.runs, args.warmup))
-    target = args.ratio * baseline['median_ms']
-    print(f'{BASELINE}: {baseline["median_ms"]:.1f} ms -> latency target '
-          f'{target:.1f} ms ({args.ratio} x)')
+    def target_ms(done: Dict[str, Result]) -> float:
+        return args.ratio * done['baseline']['median_ms']
 
-    search_dir = osp.join(work, 'search')
-    if not glob.glob(osp.join(search_dir, 'epoch_*.pth')):
-        run([sys.executable, 'tools/train.py', args.search_config,
-             '--work-dir', search_dir, '--cfg-options',
-             f'custom_hooks.0.latency_lut={osp.abspath(args.lut)}',
-             f'custom_hooks.0.latency_target={target}',
-             f'custom_hooks.0.latency_weight={args.latency_weight}',
-             'custom_hooks.0.flops_weight=0.0',
-             f'randomness.seed={args.seed}'])
-    derived_dir = osp.join(work, 'derived')
-    arch_file = osp.join(derived_dir, 'arch.json')
-    if not osp.exists(arch_file):
-        ckpt = sorted(glob.glob(osp.join(search_dir, 'epoch_*.pth')),
-                      key=osp.getmtime)[-1]
-        run([sys.executable, 'tools/derive_arch.py', args.search_config,
-             ckpt, '--out-dir', derived_dir])
+    def baseline(st: StageRunner, done: Dict[str, Result]) -> Result:
+        return time_network(base_cfg, settings, args.runs, args.warmup)
 
-    def measure() -> Dict[str, Any]:
+    def search(st: StageRunner, done: Dict[str, Result]) -> Result:
+        from mmengine.config import Config
+        epochs = Config.fromfile(osp.join(REPO, config)).train_cfg.max_epochs
+        return tools.search(st, config, st.path('search'), [
+            tools.hook_option(config, 'latency_lut', osp.abspath(args.lut)),
+            tools.hook_option(config, 'latency_target', target_ms(done)),
+            tools.hook_option(config, 'latency_weight', args.latency_weight),
+            tools.hook_option(config, 'flops_weight', 0.0),
+            f'randomness.seed={args.seed}'], epochs)
+
+    def derive(st: StageRunner, done: Dict[str, Result]) -> Result:
+        return tools.derive(st, config, done['search']['checkpoint'],
+                            st.path('derived'))
+
+    def measure(st: StageRunner, done: Dict[str, Result]) -> Result:
         from mmengine.config import Config
 
         from attnas_mmseg.search import ArchSpec
-        from attnas_mmseg.search.export import apply_arch
-        from attnas_mmseg.search.export import measure as flops_params
-        spec = ArchSpec.load(arch_file)
+        from attnas_mmseg.models import apply_arch
+        from attnas_mmseg.export.derived import measure as flops_params
+        spec = ArchSpec.load(done['derived']['arch_file'])
         cfg = apply_arch(Config.fromfile(osp.join(
-            REPO, args.search_config)).model.to_dict(), spec)
+            REPO, config)).model.to_dict(), spec)
         size = tuple(settings['input_size'])
         nets = {'derived': cfg, BASELINE: base_cfg}
         times = {name: [] for name in nets}
@@ -122,7 +108,7 @@ def main(argv=None) -> None:
                 times[name].append(time_network(
                     net, settings, args.runs, args.warmup)['median_ms'])
         out = dict(settings=settings, seed=args.seed, ratio=args.ratio,
-                   target_ms=target, arch=str(spec),
+                   target_ms=target_ms(done), arch=str(spec),
                    predicted_ms=spec.meta['search'].get(
                        'latency_derived_pred_ms'))
         for name, net in nets.items():
@@ -132,7 +118,17 @@ def main(argv=None) -> None:
                                 out[BASELINE]['median_ms'])
         return out
 
-    result = stage(osp.join(work, 'measure.json'), measure)
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    options = dict(lut=osp.abspath(args.lut), search_config=config,
+                   ratio=args.ratio, latency_weight=args.latency_weight,
+                   runs=args.runs, warmup=args.warmup, seed=args.seed)
+    done = run_stages(osp.join(REPO, args.work_dir), [
+        Stage('baseline', baseline, marker='baseline.json'),
+        Stage('search', search), Stage('derived', derive),
+        Stage('measure', measure, marker='measure.json')], options, SCRIPT)
+    print(f'{BASELINE}: {done["baseline"]["median_ms"]:.1f} ms -> latency '
+          f'target {target_ms(done):.1f} ms ({args.ratio} x)')
+    result = done['measure']
     rows = [[name, f'{result[name]["median_ms"]:.1f}',
              f'{result[name]["flops_paper_G"]:.2f}',
              f'{result[name]["params_M"]:.2f}'] for name in

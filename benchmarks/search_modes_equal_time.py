@@ -30,9 +30,10 @@ A raw margin grows with the number of arch steps even on pure noise (the
 null's sigma is lr * sqrt(steps)), so the columns that compare modes fairly
 are the noise-normalised ones (gap / sigma, blocks clear) and the agreement
 across seeds. Every run is a ``tools/train.py`` search in
-``WORK_DIR/<mode>-x<R>-s<seed>`` that is skipped when finished and resumed
-when interrupted; the results (``results.json``, ``results.md``, each run's
-``arch_history.jsonl``) go to ``--results-dir``.
+``WORK_DIR/<mode>-x<R>-s<seed>``, a stage (benchmarks/_stages.py) that is
+skipped when finished and resumed when interrupted (the tools' output:
+``WORK_DIR/run.log``); the results (``results.json``, ``results.md``, each
+run's ``arch_history.jsonl``) go to ``--results-dir``.
 """
 import argparse
 import json
@@ -41,7 +42,6 @@ import os
 import os.path as osp
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any, Dict, List, Optional
@@ -51,18 +51,20 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from _common import confidence_from, environment, table  # noqa: E402
-from _common import check_work_dir_options, train_minutes  # noqa: E402
+from _stages import StageRunner, thread_env  # noqa: E402
+import _tools as tools  # noqa: E402
 
-from attnas_mmseg.search.search_modes import SEARCH_MODES  # noqa: E402
+from attnas_mmseg.search.space.search_modes import SEARCH_MODES  # noqa: E402
 from attnas_mmseg.utils.search_schedule import \
     search_schedule_options  # noqa: E402
 
+SCRIPT = 'search_modes_equal_time'
 CONFIG = 'configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py'
 #: measured speed-ups of one search step over 'darts' (docs/benchmarks.md,
 #: "Search modes": gumbel 0.23-0.24x, proxyless 0.27x of a DARTS step)
 DEFAULT_SCALE = dict(darts=1.0, gumbel=4.0, proxyless=3.5)
 
-log = logging.getLogger('search_modes_equal_time')
+log = logging.getLogger(SCRIPT)
 
 
 def parse_scale(pairs: List[str]) -> Dict[str, float]:
@@ -128,52 +130,35 @@ def schedule(config: str, ratio: float) -> Dict[str, int]:
     return dict(warmup_epochs=warmup, epochs=warmup + search)
 
 
-def run_search(args: argparse.Namespace, mode: str, ratio: float,
-               seed: int, env: Dict[str, str]) -> Dict[str, Any]:
-    """One search (skipped when done, resumed when interrupted)."""
+def run_search(st: StageRunner, args: argparse.Namespace, mode: str,
+               ratio: float, seed: int) -> Dict[str, Any]:
+    """One search, measured: a stage, skipped when done (its search resumed
+    when interrupted)."""
     name = f'{mode}-x{ratio:g}-s{seed}'
-    work = osp.join(args.work_dir, name)
-    marker = osp.join(work, 'done.json')
-    if osp.exists(marker):
-        with open(marker) as f:
-            return json.load(f)
-    sched = schedule(args.config, ratio)
-    opts = [*search_schedule_options(osp.join(REPO, args.config),
-                                     sched['epochs'], sched['warmup_epochs']),
-            f'randomness.seed={seed}',
-            f'model.backbone.search_mode={mode}',
-            f'model.decode_head.search_mode={mode}',
-            'default_hooks.checkpoint.interval=1']
-    if mode != 'darts':  # each step leaves unsampled ops without gradient
-        opts.append('find_unused_parameters=True')
-    if args.data_root:
-        opts += [f'{k}.dataset.dataset.data_root={args.data_root}'
-                 for k in ('train_dataloader', 'arch_dataloader')]
-    opts += list(args.options)
-    cmd = [sys.executable, 'tools/train.py', args.config, '--work-dir', work]
-    if osp.exists(osp.join(work, 'last_checkpoint')):
-        cmd.append('--resume')
-    cmd += ['--cfg-options', *opts]
-    log.info('$ %s', ' '.join(cmd))
-    os.makedirs(work, exist_ok=True)
-    with open(osp.join(work, 'run.log'), 'a') as f:
-        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=f,
-                              stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f'{name}: search failed ({proc.returncode}); see '
-                           f'{osp.join(work, "run.log")}')
-    ckpt = osp.join(work, f'epoch_{sched["epochs"]}.pth')
-    histories = sorted(
-        (osp.join(work, d, 'arch_history.jsonl') for d in os.listdir(work)
-         if osp.exists(osp.join(work, d, 'arch_history.jsonl'))),
-        key=osp.getmtime)
-    result = dict(name=name, mode=mode, scale=ratio, seed=seed,
-                  checkpoint=ckpt, history=histories,
-                  minutes=train_minutes(work), **sched)
-    result.update(measure(ckpt))
-    with open(marker, 'w') as f:
-        json.dump(result, f, indent=2)
-    return result
+
+    def run() -> Dict[str, Any]:
+        sched = schedule(args.config, ratio)
+        opts = [*search_schedule_options(osp.join(REPO, args.config),
+                                         sched['epochs'],
+                                         sched['warmup_epochs']),
+                f'randomness.seed={seed}',
+                f'model.backbone.search_mode={mode}',
+                f'model.decode_head.search_mode={mode}',
+                'default_hooks.checkpoint.interval=1']
+        if mode != 'darts':  # each step leaves unsampled ops without gradient
+            opts.append('find_unused_parameters=True')
+        if args.data_root:
+            opts += [f'{k}.dataset.dataset.data_root={args.data_root}'
+                     for k in ('train_dataloader', 'arch_dataloader')]
+        opts += list(args.options)
+        found = tools.search(st, args.config, st.path(name), opts,
+                             sched['epochs'])
+        result = dict(name=name, mode=mode, scale=ratio, seed=seed, **found,
+                      **sched)
+        result.update(measure(found['checkpoint']))
+        return result
+
+    return st.stage(name, run)
 
 
 def measure(checkpoint: str) -> Dict[str, Any]:
@@ -181,7 +166,7 @@ def measure(checkpoint: str) -> Dict[str, Any]:
     from attnas_mmseg.search import derive_arch
     from attnas_mmseg.search.confidence import (attention_confidence,
                                                 backbone_confidence)
-    from attnas_mmseg.search.export import load_search_checkpoint
+    from attnas_mmseg.export import load_search_checkpoint
     ckpt, alpha, beta = load_search_checkpoint(checkpoint)
     topk = int((ckpt.get('arch_update_hook') or {}).get('settings', {})
                .get('topk', 4))
@@ -205,7 +190,7 @@ def measure(checkpoint: str) -> Dict[str, Any]:
 def summarize_mode(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Means over seeds, and the agreement of the seeds' derived networks."""
     from attnas_mmseg.search import ArchSpec
-    from attnas_mmseg.search.confidence import agreement_summary
+    from attnas_mmseg.export import agreement_summary
     keys = ('minutes', 'arch_steps', 'margin_mean', 'margin_median',
             'margin_max', 'gap_sigma_median', 'blocks_clear')
     out = {k: statistics.mean(r[k] for r in runs) for k in keys}
@@ -251,28 +236,22 @@ def report(args: argparse.Namespace, runs: List[Dict[str, Any]],
     return '\n'.join(lines) + '\n'
 
 
-def check_options(args: argparse.Namespace) -> None:
-    """The run names carry only mode, scale and seed: a work dir made with
-    another config, data or options is refused."""
-    check_work_dir_options(
-        args.work_dir, dict(config=args.config, data_root=args.data_root,
-                            options=list(args.options)),
-        'search_modes_equal_time')
-
-
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    os.makedirs(args.work_dir, exist_ok=True)
-    check_options(args)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-               MKL_NUM_THREADS=str(args.threads), CUDA_VISIBLE_DEVICES='')
+    # the run names carry only mode, scale and seed: a work dir made with
+    # another config, data or options is refused
+    st = StageRunner(args.work_dir, dict(config=args.config,
+                                         data_root=args.data_root,
+                                         options=list(args.options)),
+                     SCRIPT, log_path=osp.join(args.work_dir, 'run.log'),
+                     env=thread_env(args.threads))
     start = time.time()
     runs = []
     for mode, ratio in args.scale.items():
         for i in range(args.seeds):
-            run = run_search(args, mode, ratio, args.seed + i, env)
+            run = run_search(st, args, mode, ratio, args.seed + i)
             log.info('%s: %s, %d arch steps, %.1f min, %d/17 blocks clear',
                      run['name'], run['arch'], run['arch_steps'],
                      run['minutes'] or 0, run['blocks_clear'])

@@ -1,6 +1,4 @@
 """Small model configs shared by the tests (real modules, tiny inputs)."""
-import copy
-
 NORM = dict(type='BN', requires_grad=True)
 
 
@@ -28,8 +26,6 @@ def segmentor_cfg(backbone_arch=None, head_arch=None, num_layers=2,
 
 
 def build_segmentor(**kwargs):
-    import attnas_mmseg  # noqa: F401
-    from mmseg.registry import MODELS
-    model = MODELS.build(copy.deepcopy(segmentor_cfg(**kwargs)))
-    model.init_weights()
-    return model
+    """The package's one builder on :func:`segmentor_cfg`, in train mode."""
+    from attnas_mmseg.models import build_segmentor as build
+    return build(segmentor_cfg(**kwargs)).train()

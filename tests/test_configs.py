@@ -15,7 +15,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.model import revert_sync_batchnorm
 
-from attnas_mmseg.search.arch_spec import ArchSpec
+from attnas_mmseg.search.space.arch_spec import ArchSpec
 from mmseg.registry import DATASETS, MODELS
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / 'configs'
@@ -84,7 +84,10 @@ def test_config(path: Path, request: pytest.FixtureRequest):
         hook = hooks['ArchUpdateHook']
         assert hook.get('flops_loss_mode', 'abs') == 'abs'
         assert hook.get('flops_pricing', 'derived') == 'derived'
-        assert cfg.derive.get('target_window') == 0.1
+        # a search without a cost term (the planted-signal ones) has no
+        # target to fit: it derives the plain argmax
+        assert cfg.derive.get('target_window') == (
+            0.1 if hook.get('flops_weight', 0.1) > 0 else None)
 
     found = list(datasets(cfg))
     assert found and found[0][0] == 'train_dataloader'

@@ -11,7 +11,7 @@ from mmseg.registry import MODELS, TRANSFORMS
 from PIL import Image
 
 from attnas_mmseg.search import ArchSpec
-from attnas_mmseg.search.export import (arch_params_from_checkpoint,
+from attnas_mmseg.export import (arch_params_from_checkpoint,
                                         export_derived)
 
 from .search.test_derive import search_run  # noqa: F401  (fixture)
@@ -71,12 +71,14 @@ def names(tmp_path, search_run, monkeypatch):  # noqa: F811
     cfg, ckpt = search_run
     monkeypatch.chdir(tmp_path)  # relative paths in the table: nothing here
 
-    def head(arch):
-        return MODELS.build(dict(type='AttNASHead', arch=arch, in_channels=16,
-                                 channels=16, num_classes=3, norm_cfg=NORM))
+    def head(arch, **kwargs):
+        return MODELS.build(dict(dict(
+            type='AttNASHead', arch=arch, in_channels=16, channels=16,
+            num_classes=3, norm_cfg=NORM), **kwargs))
 
-    def backbone(arch):
-        return MODELS.build(dict(type='SearchableMobileNetV2', arch=arch))
+    def backbone(arch, **kwargs):
+        return MODELS.build(dict(type='SearchableMobileNetV2', arch=arch,
+                                 **kwargs))
 
     def checkpoint(content):
         path = tmp_path / 'search.pth'

@@ -2,8 +2,9 @@
 
     python tools/benchmark.py CONFIG [CHECKPOINT] [--repeat-times 1]
         [--work-dir DIR] [--log-interval 50] [--device cpu|cuda]
-        [--fuse-conv-bn] [--shape 512 1024] [--total-iters 200]
-        [--num-warmup 5] [--threads N] [--cfg-options k=v ...]
+        [--no-fuse] [--memory-format channels_last|contiguous]
+        [--shape 512 1024] [--total-iters 200] [--num-warmup 5]
+        [--threads N] [--cfg-options k=v ...]
 
 As MMSeg's: batch 1, ``model(inputs, data_samples, mode='predict')`` under
 ``no_grad`` (prediction included: whole/slide inference, resize to the
@@ -15,7 +16,11 @@ variance written to ``fps_<time>.json`` in ``--work-dir`` (default
 
 * CHECKPOINT is optional (fresh weights, BN statistics from one random
   batch: speed does not depend on the weights);
-* ``--fuse-conv-bn`` folds BN into the convolutions (mmcv), as deployed;
+* the model runs as ``attnas_mmseg.deploy.prepare_for_inference`` prepares
+  it, the fastest eager setting measured here: BN folded into the
+  convolutions (mmcv; ``--no-fuse`` to keep it; MMSeg's ``--fuse-conv-bn``
+  is accepted and is the default) and weights and inputs in channels_last
+  (``--memory-format contiguous`` for NCHW as built);
 * images come from the config's ``test_dataloader`` when its dataset is
   there; otherwise (no test_dataloader, data missing, empty) a random
   normalised image of ``--shape`` is used, and the output says so;
@@ -38,7 +43,8 @@ from mmengine.runner import Runner  # noqa: E402
 from mmengine.utils import mkdir_or_exist  # noqa: E402
 
 import attnas_mmseg  # noqa: E402,F401
-from attnas_mmseg.deploy import fuse_conv_bn, set_threads  # noqa: E402
+from attnas_mmseg.deploy import (MEMORY_FORMATS,  # noqa: E402
+                                 prepare_for_inference, set_threads)
 
 
 def parse_args(argv=None):
@@ -57,8 +63,16 @@ def parse_args(argv=None):
     parser.add_argument('--num-warmup', type=int, default=5)
     parser.add_argument('--device', default=None,
                         help='cpu or cuda (default: cuda if available)')
-    parser.add_argument('--fuse-conv-bn', action='store_true',
-                        help='fold BN into the convolutions (mmcv)')
+    parser.add_argument('--fuse-conv-bn', dest='fuse', action='store_true',
+                        default=True,
+                        help='fold BN into the convolutions (mmcv); the '
+                        'default, accepted as MMSeg\'s tool takes it')
+    parser.add_argument('--no-fuse', dest='fuse', action='store_false',
+                        help='keep BN unfolded')
+    parser.add_argument('--memory-format', choices=list(MEMORY_FORMATS),
+                        default='channels_last',
+                        help='layout of weights and inputs (default '
+                        'channels_last, the fastest eager one)')
     parser.add_argument('--shape', type=int, nargs=2, default=[512, 1024],
                         metavar=('H', 'W'),
                         help='random input size when the dataset is absent')
@@ -109,23 +123,26 @@ def loader_batches(loader, model):
             yield data['inputs'], data['data_samples']
 
 
-def build_model(model_cfg, checkpoint, device: str, fuse: bool):
-    """The model in eval mode on ``device``; BN folded if ``fuse``.
+def build_model(model_cfg, checkpoint, device: str, fuse: bool,
+                memory_format: str):
+    """The model in eval mode on ``device``, prepared for inference: BN
+    folded if ``fuse``, weights and inputs in ``memory_format``.
 
     Without a checkpoint the weights are fresh and the BN statistics set from
     one random batch (``calibrate_bn``): an untrained net in eval mode shrinks
     its activations towards denormal floats, which some CPUs run far slower
     than a trained net's.
     """
-    from attnas_mmseg.deploy import build_segmentor, calibrate_bn
+    from attnas_mmseg.deploy import calibrate_bn
+    from attnas_mmseg.models import build_segmentor
     # a ConfigDict, not a dict: EncoderDecoder reads test_cfg.mode
     model = build_segmentor(model_cfg, checkpoint)
     if checkpoint is None:
         calibrate_bn(model, torch.randn(2, 3, 128, 256, generator=torch
                                         .Generator().manual_seed(1)))
     model = model.to(device)
-    model.eval()
-    return fuse_conv_bn(model, inplace=True) if fuse else model
+    return prepare_for_inference(model, memory_format, fuse=fuse,
+                                 inplace=True)
 
 
 def main(argv=None):
@@ -156,17 +173,18 @@ def main(argv=None):
         print(f'{why}: timing a random normalised image of '
               f'{args.shape[0]}x{args.shape[1]}')
     print(f'device {device}, {torch.get_num_threads()} thread(s), BN '
-          f'{"folded" if args.fuse_conv_bn else "not folded"}, input: '
-          f'{source}')
+          f'{"folded" if args.fuse else "not folded"}, '
+          f'{args.memory_format}, input: {source}')
     benchmark_dict = dict(config=args.config, unit='img / s', device=device,
                           threads=torch.get_num_threads(),
-                          fuse_conv_bn=args.fuse_conv_bn, input=source)
+                          fuse_conv_bn=args.fuse,
+                          memory_format=args.memory_format, input=source)
     overall_fps_list = []
     total = args.total_iters
     for time_index in range(args.repeat_times):
         print(f'Run {time_index + 1}:')
-        model = build_model(cfg.model, args.checkpoint, device,
-                            args.fuse_conv_bn)
+        model = build_model(cfg.model, args.checkpoint, device, args.fuse,
+                            args.memory_format)
         batches = random_batches(args.shape, device) if loader is None \
             else loader_batches(loader, model)
         pure_inf_time = 0.0

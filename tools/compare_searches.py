@@ -43,7 +43,7 @@ def load_run(path: str, topk: int) -> Dict[str, Any]:
         return dict(path=path, spec=ArchSpec.coerce(path), confidence=None)
     import torch
 
-    from attnas_mmseg.search.export import arch_params_from_checkpoint
+    from attnas_mmseg.export import arch_params_from_checkpoint
     alpha, beta = arch_params_from_checkpoint(path)
     sigma = noise_sigma_from_checkpoint(torch.load(path, map_location='cpu'))
     blocks = None if alpha is None else backbone_confidence(alpha, sigma)

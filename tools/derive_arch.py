@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from attnas_mmseg.search.export import export_derived  # noqa: E402
+from attnas_mmseg.export.derived import export_derived  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -73,28 +73,55 @@ def main(argv=None):
         if args.measure_latency:
             from mmengine.config import Config
 
-            from attnas_mmseg.search.export import apply_arch
-            from attnas_mmseg.search.latency import LatencyLUT, time_network
+            from attnas_mmseg.models import apply_arch
+            from attnas_mmseg.deploy.latency_measure import time_network
+            from attnas_mmseg.search.cost.latency_table import LatencyLUT
             measured = time_network(
                 apply_arch(Config.fromfile(args.config).model.to_dict(), spec),
                 LatencyLUT.load(search['latency_lut']).settings, runs=10,
                 warmup=3)['median_ms']
             line += f', measured {measured:.2f} ms'
         print(line)
-    fit = search.get('fit')
-    if fit is not None:
-        moves = ', '.join(
-            f'block {m["block"]} op {m["op_from"]}->{m["op_to"]} (logit gap '
-            f'{m["logit_gap"]:.3f})' for m in fit['switches'])
-        unit = 'G FLOPs' if fit['unit'] == 'G' else ' ms'
-        print(f'argmax network {fit["argmax"]:.2f}{unit} against the target '
-              f'{fit["target"]:.2f}{unit}: '
-              + (f'fitted to {fit["fitted"]:.2f}{unit} (within '
-                 f'{100 * fit["window"]:g}%) by switching {moves}' if moves
-                 else f'within {100 * fit["window"]:g}%, no switch needed'))
+    if search.get('fit') is not None:
+        print(fit_line(search['fit']))
     print_confidence(search, meta['topk'])
     print(f'wrote {osp.join(args.out_dir, "arch.json")} and '
           f'{osp.join(args.out_dir, "retrain.py")}')
+
+
+def fit_line(fit: dict) -> str:
+    """What fitting the derived network to the target did; when the window
+    is out of reach, the closest cost and what bounds it."""
+    unit = 'G FLOPs' if fit['unit'] == 'G' else ' ms'
+    low, high = (fit['target'] * (1 + s * fit['window']) for s in (-1, 1))
+    moves = ', '.join(
+        f'block {m["block"]} op {m["op_from"]}->{m["op_to"]} (logit gap '
+        f'{m["logit_gap"]:.3f})' for m in fit['switches'])
+    line = (f'argmax network {fit["argmax"]:.2f}{unit} against the target '
+            f'{fit["target"]:.2f}{unit} (window {100 * fit["window"]:g}%: '
+            f'{low:.2f}-{high:.2f}): ')
+    if fit['reached']:
+        return line + (f'fitted to {fit["fitted"]:.2f}{unit}, within the '
+                       f'window, by switching {moves}' if moves else
+                       'already within, no switch needed')
+    line += (f'the window cannot be reached; closest {fit["fitted"]:.2f}'
+             f'{unit}' + (f' by switching {moves}' if moves else
+                          ', no switch brings it closer') + '; ')
+    head = fit['fixed'] + fit['attention']
+    if fit['fitted'] > high and head > high:
+        return line + (
+            f'the derived attention set alone costs {fit["attention"]:.2f}'
+            f'{unit} and the parts not searched {fit["fixed"]:.2f}{unit}: '
+            f'{head:.2f}{unit} before any backbone block, above the window '
+            '(a smaller --topk or a higher target)')
+    if fit['fitted'] > high and fit['cheapest'] > high:
+        return line + (f'with every block at its cheapest op the network '
+                       f'still costs {fit["cheapest"]:.2f}{unit}')
+    if fit['fitted'] < low and fit['dearest'] < low:
+        return line + (f'with every block at its dearest op the network '
+                       f'costs only {fit["dearest"]:.2f}{unit}')
+    return line + ('no single switch lands inside the window (the ops\' '
+                   'costs step over it) and blocks are not switched back')
 
 
 def print_confidence(search: dict, topk: int) -> None:

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Distributed testing on one or more nodes: CONFIG CHECKPOINT GPUS [test.py args...]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on every node.
+# One node: the launcher binds a free rendezvous port itself (PORT=... fixes one).
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+if [ -z "${PORT:-}" ] && [ "$NNODES" -eq 1 ]; then
+    RENDEZVOUS=(--standalone)
+else
+    RENDEZVOUS=(--master_addr="$MASTER_ADDR" --master_port="${PORT:-29500}")
+fi
 
 PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
 python -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
+    "${RENDEZVOUS[@]}" \
     --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
     "$(dirname "$0")/test.py" \
     "$CONFIG" \
     "$CHECKPOINT" \

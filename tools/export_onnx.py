@@ -24,10 +24,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from attnas_mmseg.deploy import (build_from_config, calibrate_bn,  # noqa
-                                 check_onnx, count_batchnorms, export_onnx,
+from attnas_mmseg.deploy import (calibrate_bn, check_onnx,  # noqa
+                                 count_batchnorms, export_onnx,
                                  fuse_conv_bn)
 from attnas_mmseg.deploy.onnx_export import DEFAULT_OPSET  # noqa: E402
+from attnas_mmseg.models import build_segmentor  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -56,7 +57,7 @@ def main(argv=None):
         sys.exit(f'export_onnx: error: {args.out} exists; pass --overwrite '
                  'to replace it')
     try:
-        model = build_from_config(args.config, args.checkpoint, args.arch)
+        model = build_segmentor(args.config, args.checkpoint, args.arch)
         if args.checkpoint is None:
             calibrate_bn(model, torch.randn(2, 3, *args.shape,
                                             generator=torch.Generator()

@@ -18,7 +18,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import attnas_mmseg  # noqa: E402,F401
-from attnas_mmseg.search import (ATTENTION_CANDIDATES, build_attention,  # noqa
+from attnas_mmseg.models import build_segmentor  # noqa: E402
+from attnas_mmseg.search import (ATTENTION_CANDIDATES, FLOPS_PER_G,  # noqa
+                                 build_attention,
                                  build_flops_table, count_complete_flops,
                                  count_paper_flops, search_space_size)
 
@@ -59,22 +61,15 @@ def table1(channels: int = 320, size=(64, 128)) -> str:
 
 
 def model_flops(config: str, shape) -> str:
-    from mmengine.config import Config
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
-    model.eval()
+    model = build_segmentor(config, init_weights=False)
     paper = build_flops_table(model, tuple(shape))
     complete, params = count_complete_flops(model, tuple(shape))
     lines = [f'config: {config}', f'input: {shape[0]}x{shape[1]}']
     if paper.backbone is not None or paper.attention is not None:
         lines.append('searching model: paper-convention FLOPs of the fixed '
                      'part (candidates are priced per op in the FLOPs table)')
-    lines += [f'FLOPs (paper convention): {paper.fixed / 1e9:.2f}G',
-              f'FLOPs (complete, mmengine): {complete / 1e9:.2f}G',
+    lines += [f'FLOPs (paper convention): {paper.fixed / FLOPS_PER_G:.2f}G',
+              f'FLOPs (complete, mmengine): {complete / FLOPS_PER_G:.2f}G',
               f'Params: {params / 1e6:.2f}M']
     return '\n'.join(lines)
 

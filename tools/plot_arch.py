@@ -17,7 +17,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from attnas_mmseg.search.arch_spec import ArchSpec  # noqa: E402
+from attnas_mmseg.search.space.arch_spec import ArchSpec  # noqa: E402
+from attnas_mmseg.search.space.extra_candidates import (  # noqa: E402
+    ExtraCandidates)
 from attnas_mmseg.visualization import (load_history, plot_evolution,  # noqa
                                         plot_module)
 
@@ -54,7 +56,9 @@ def main(argv=None):
         if args.history is not None:
             records = load_history(args.history)
             print('wrote', plot_evolution(records, targets[0], spec=spec))
-            spec = spec or ArchSpec.coerce(records[-1]['arch'])
+            spec = spec or ArchSpec.coerce(
+                records[-1]['arch'],
+                ExtraCandidates.from_dict(records[-1].get('extra')))
         print('wrote', plot_module(spec, targets[-1], combine=args.combine))
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'plot_arch: error: {err}')

@@ -14,7 +14,6 @@ of the sweeps that chose them (meta device: no weights, no activations).
 forward per model).
 """
 import argparse
-import copy
 import os.path as osp
 import sys
 from dataclasses import dataclass
@@ -25,11 +24,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from mmengine.config import Config  # noqa: E402
-from mmengine.model import revert_sync_batchnorm  # noqa: E402
 
 import attnas_mmseg  # noqa: E402,F401  (registers our modules)
-from attnas_mmseg.search.flops import (count_complete_flops,  # noqa: E402
-                                       count_paper_flops)
+from attnas_mmseg.models import build_segmentor  # noqa: E402
+from attnas_mmseg.search.cost.flops import (  # noqa: E402
+    FLOPS_PER_G, count_complete_flops, count_paper_flops)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CITYSCAPES, CAMVID, VOC = (1024, 2048), (720, 960), (512, 512)
@@ -125,15 +124,8 @@ def model_cfg(config: str,
 
 
 def build(cfg: dict, meta: bool = False) -> nn.Module:
-    from mmseg.registry import MODELS
-    if meta:
-        with torch.device('meta'):
-            model = MODELS.build(copy.deepcopy(cfg))
-    else:
-        model = MODELS.build(copy.deepcopy(cfg))
-    model = revert_sync_batchnorm(model)
-    model.eval()
-    return model
+    return build_segmentor(cfg, device='meta' if meta else 'cpu',
+                           init_weights=False)
 
 
 def paper_flops(model: nn.Module, size: Tuple[int, int]) -> int:
@@ -169,11 +161,11 @@ def fmt(value: Optional[float], spec: str = '+.1f', unit: str = '') -> str:
 def measure_row(row: Row, complete: bool) -> Dict[str, float]:
     cfg = model_cfg(row.config, num_classes=row.num_classes)
     meta = build(cfg, meta=True)
-    out = dict(paper=paper_flops(meta, row.input_size) / 1e9,
+    out = dict(paper=paper_flops(meta, row.input_size) / FLOPS_PER_G,
                params=params(meta) / 1e6, complete=float('nan'))
     if complete:
         flops, _ = count_complete_flops(build(cfg), row.input_size)
-        out['complete'] = flops / 1e9
+        out['complete'] = flops / FLOPS_PER_G
     return out
 
 
@@ -254,7 +246,7 @@ def _chain(*edits: Callable[[dict], None]) -> Callable[[dict], None]:
 
 def _count(config: str, edit=None, size=CITYSCAPES) -> Tuple[float, float]:
     model = build(model_cfg(config, edit), meta=True)
-    return paper_flops(model, size) / 1e9, params(model) / 1e6
+    return paper_flops(model, size) / FLOPS_PER_G, params(model) / 1e6
 
 
 def aux_head_params(mmseg_config: str, edit=None) -> float:
@@ -318,7 +310,7 @@ def aspp_fit(log: Callable[[str], None]) -> List[str]:
                 5 * 256, 256, 1, norm_cfg=dict(type='BN'),
                 act_cfg=dict(type='ReLU'))
         model.eval()
-        f, p = paper_flops(model, CITYSCAPES) / 1e9, params(model) / 1e6
+        f, p = paper_flops(model, CITYSCAPES) / FLOPS_PER_G, params(model) / 1e6
         lines.append(f'| {name} | {f:.2f}G | {pct(f, flops_t):+.1f} | '
                      f'{p:.2f}M | {pct(p, params_t):+.1f} |')
     return lines

@@ -20,11 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from attnas_mmseg.search.export import (ARCH_FILE, RETRAIN_FILE,  # noqa: E402
+from attnas_mmseg.search.cost.flops import FLOPS_PER_G  # noqa: E402
+from attnas_mmseg.export.derived import (ARCH_FILE, RETRAIN_FILE,  # noqa: E402
                                         write_derived)
-from attnas_mmseg.search.random_arch import (flops_range,  # noqa: E402
+from attnas_mmseg.export.random_arch import (flops_range,  # noqa: E402
                                              flops_window, reference_flops,
                                              sample_archs, search_flops_table)
+from attnas_mmseg.search.space.extra_candidates import (  # noqa: E402
+    ExtraCandidates)
 
 
 def parse_args(argv=None):
@@ -67,9 +70,9 @@ def main(argv=None):
         window = ref = None
         if args.flops_window:
             ref_arg, rel = args.flops_window
-            ref = reference_flops(ref_arg, table) / 1e9
+            ref = reference_flops(ref_arg, table) / FLOPS_PER_G
             window = flops_window(ref, float(rel))
-            low, high = (f / 1e9 for f in flops_range(table, topk))
+            low, high = (f / FLOPS_PER_G for f in flops_range(table, topk))
             if window[1] < low or window[0] > high:
                 raise ValueError(
                     f'window: {window[0]:.3g}G - {window[1]:.3g}G holds no '
@@ -80,7 +83,9 @@ def main(argv=None):
         specs = sample_archs(
             args.num, args.seed, num_layers=table.num_layers, topk=topk,
             backbone=table.backbone is not None,
-            price=lambda s: table.network_flops(s) / 1e9, window=window)
+            price=lambda s: table.network_cost(s) / FLOPS_PER_G, window=window,
+            extra=ExtraCandidates.from_model_cfg(
+                Config.fromfile(args.config).model))
         for spec, out in zip(specs, out_dirs):
             spec.meta.update(topk=topk, flops_window_G=window,
                              flops_reference_G=ref)

@@ -19,8 +19,10 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from attnas_mmseg.utils import (ConfigCheckError, DatasetNotFoundError,  # noqa: E402
-                                check_config, setup_cpu_dist)
+from attnas_mmseg.engine import (ConfigCheckError,  # noqa: E402
+                                 DatasetNotFoundError, check_config)
+from attnas_mmseg.utils import setup_cpu_dist  # noqa: E402
+from attnas_mmseg.utils.cpu_dist import teardown_cpu_dist  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -93,12 +95,15 @@ def main() -> None:
         if int(os.environ.get('RANK', 0)) == 0:
             print(f'{osp.basename(__file__)}: error: {error}', file=sys.stderr)
         sys.exit(1)
-    setup_cpu_dist(cfg)  # gloo and a CPU model wrapper without CUDA; see attnas_mmseg.utils
+    # gloo and a CPU model wrapper without CUDA; see attnas_mmseg.utils.cpu_dist
+    own_group = setup_cpu_dist(cfg)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
+    if own_group:  # lets gloo's threads finish before the interpreter exits
+        teardown_cpu_dist()
 
 
 if __name__ == '__main__':

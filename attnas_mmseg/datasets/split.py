@@ -1,10 +1,11 @@
 """Disjoint weight/architecture halves of one training set (AttNAS §4.2)."""
 import copy
 import math
-from typing import Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset, force_full_init
+from mmengine.dataset import (BaseDataset, ClassBalancedDataset,
+                              RepeatDataset, force_full_init)
 
 from mmseg.registry import DATASETS
 
@@ -20,7 +21,9 @@ class HalfSplitDataset:
     ``part='weight'`` and the architecture parameters on ``part='arch'``. Indices
     ``0..N-1`` are permuted with ``numpy.random.default_rng(seed)``; the first
     ``ceil(ratio * N)`` go to ``'weight'``, the rest to ``'arch'``. Two wrappers with
-    the same ``dataset``, ``seed`` and ``ratio`` therefore partition it exactly.
+    the same ``dataset``, ``seed`` and ``ratio`` therefore partition it exactly;
+    with different seeds or ratios they overlap, which a search refuses
+    (:func:`check_disjoint_halves`, called by ``ArchUpdateHook``).
 
     Args:
         dataset (BaseDataset | dict): The dataset to split, or its config.
@@ -83,3 +86,56 @@ class HalfSplitDataset:
     @force_full_init
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def _image_paths(dataset: Any) -> Optional[Iterator[str]]:
+    """The ``img_path`` of every sample (None if the dataset cannot say);
+    repeating wrappers are looked through: they add no image."""
+    while isinstance(dataset, (RepeatDataset, ClassBalancedDataset)):
+        dataset = dataset.dataset
+    if not hasattr(dataset, 'get_data_info'):
+        return None
+    return (dataset.get_data_info(i).get('img_path')
+            for i in range(len(dataset)))
+
+
+def _describe(dataset: Any) -> str:
+    if isinstance(dataset, HalfSplitDataset):
+        return (f"HalfSplitDataset(part={dataset.part!r}, seed={dataset.seed}, "
+                f'ratio={dataset.ratio})')
+    return type(dataset).__name__
+
+
+def check_disjoint_halves(weight: Any, arch: Any, weight_field: str,
+                          arch_field: str) -> None:
+    """Refuse a search whose arch data shares an image with its weight data.
+
+    §4.2 fits the weights on one half and (alpha, beta) on the other; a shared
+    image tunes the architecture on images its weights were trained on, with
+    no error anywhere. Two ``HalfSplitDataset`` parts share images exactly when
+    their seeds, ratios or wrapped datasets differ: the message names both.
+    Datasets that cannot list their images (no ``get_data_info``) pass.
+    """
+    weight_paths, arch_paths = _image_paths(weight), _image_paths(arch)
+    if weight_paths is None or arch_paths is None:
+        return
+    weight_set = {p for p in weight_paths if p is not None}
+    arch_set = {p for p in arch_paths if p is not None}
+    shared = sorted(weight_set & arch_set)
+    if not shared:
+        return
+    fix = ('give both parts one seed and one ratio over the same dataset, '
+           "e.g. HalfSplitDataset(part='weight', seed=0) and "
+           "HalfSplitDataset(part='arch', seed=0)")
+    if isinstance(weight, HalfSplitDataset) and \
+            isinstance(arch, HalfSplitDataset) and \
+            weight.seed != arch.seed:
+        fix = (f'the seeds differ ({weight_field}.seed={weight.seed}, '
+               f'{arch_field}.seed={arch.seed}) and each seed draws its own '
+               f'split; set both to one seed')
+    raise ValueError(
+        f'{weight_field} ({_describe(weight)}, {len(weight_set)} images) and '
+        f'{arch_field} ({_describe(arch)}, {len(arch_set)} images) share '
+        f'{len(shared)} image(s), e.g. {shared[0]!r}: the search would tune '
+        'alpha/beta on images its weights are trained on (§4.2 keeps the two '
+        f'halves disjoint); {fix}')

@@ -66,7 +66,7 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int,
         coarse.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def _render_scene(rng: np.random.Generator, h: int,
+def render_scene(rng: np.random.Generator, h: int,
                   w: int) -> Tuple[np.ndarray, np.ndarray]:
     """Draw one scene.
 
@@ -262,8 +262,9 @@ WRITERS: Dict[str, Callable] = {
 }
 
 
-def _check_args(layout: str, num_train: int, num_val: int, height: int,
-                width: int, seed: int) -> None:
+def check_args(layout: str, num_train: int, num_val: int, height: int,
+               width: int, seed: int) -> None:
+    """:func:`generate`'s argument checks (ValueError)."""
     if layout not in LAYOUTS:
         raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
     for field, value, low in (('num_train', num_train, 1),
@@ -297,8 +298,7 @@ def generate(layout: str,
         ValueError: ``layout`` not in :data:`LAYOUTS`, counts or sizes out of range.
         FileExistsError: ``out_dir`` holds something else.
     """
-    _check_args(layout, num_train, num_val, height, width, seed)
-    out = Path(out_dir)
+    check_args(layout, num_train, num_val, height, width, seed)
     manifest = dict(
         generator='attnas_mmseg.datasets.synthetic',
         version=1,
@@ -310,6 +310,26 @@ def generate(layout: str,
         seed=int(seed),
         classes=dict(zip(CLASSES, LAYOUT_LABELS[layout][0])),
         ignore_index=LAYOUT_LABELS[layout][1])
+    ids, ignore = LAYOUT_LABELS[layout]
+    lut = np.full(256, ignore, np.uint8)
+    lut[:len(ids)] = ids
+
+    def draw(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+        img, label = render_scene(rng, height, width)
+        return img, lut[label]
+
+    return write_dataset(out_dir, manifest, WRITERS[layout], draw, overwrite)
+
+
+def write_dataset(out_dir: str | os.PathLike, manifest: dict,
+                  writer: Callable, draw: Callable[[np.random.Generator],
+                                                   Tuple[np.ndarray,
+                                                         np.ndarray]],
+                  overwrite: bool = False) -> Path:
+    """The images ``draw(rng)`` makes (RGB, label ids; ``rng`` seeded by
+    ``(manifest['seed'], split, i)``), written by ``writer`` (of
+    :data:`WRITERS`) under :func:`generate`'s rules for ``out_dir``."""
+    out = Path(out_dir)
     existing = _read_manifest(out)
     if existing == manifest:
         return out
@@ -330,15 +350,12 @@ def generate(layout: str,
     tmp = out.with_name(f'.{out.name}.tmp{os.getpid()}')
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    ids, ignore = LAYOUT_LABELS[layout]
-    lut = np.full(256, ignore, np.uint8)
-    lut[:len(ids)] = ids
-    for split_id, (split, num) in enumerate(zip(SPLITS,
-                                                (num_train, num_val))):
+    counts = (manifest['num_train'], manifest['num_val'])
+    for split_id, (split, num) in enumerate(zip(SPLITS, counts)):
         for i in range(num):
-            rng = np.random.default_rng([seed, split_id, i])
-            img, label = _render_scene(rng, height, width)
-            WRITERS[layout](tmp, split, i, img, lut[label])
+            rng = np.random.default_rng([manifest['seed'], split_id, i])
+            img, label = draw(rng)
+            writer(tmp, split, i, img, label)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + '\n')
     if out.exists():
         shutil.rmtree(out)

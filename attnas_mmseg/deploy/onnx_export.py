@@ -13,9 +13,6 @@ that do not divide the feature map (Att4/5/11/12, e.g. pool 6 or 9 on the
 64x128 map of a 1024x2048 input) export through
 :class:`attnas_mmseg.ops.AdaptiveAvgPool2d`'s matrix form.
 """
-import contextlib
-import copy
-import logging
 import os
 import warnings
 from pathlib import Path
@@ -27,8 +24,6 @@ import torch.nn as nn
 from mmseg.models.utils import resize
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..search.arch_spec import ArchSpec
-from ..search.export import apply_arch
 
 DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = 'input', 'logits'
@@ -51,51 +46,6 @@ class DenseLogits(nn.Module):
         logits = seg.decode_head(seg.extract_feat(x))
         return resize(logits, size=x.shape[2:], mode='bilinear',
                       align_corners=seg.decode_head.align_corners)
-
-
-def build_segmentor(model_cfg: dict,
-                    checkpoint: Optional[str] = None,
-                    arch: Union[None, ArchSpec, str] = None) -> nn.Module:
-    """An ``EncoderDecoder`` from a model config dict, ready for inference.
-
-    SyncBN is replaced by BN (export and single-process benchmarks), the
-    weights are initialised (or loaded from ``checkpoint``), and the model is
-    put in eval mode.
-    """
-    import attnas_mmseg  # noqa: F401  (registers the modules)
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-
-    init_default_scope('mmseg')
-    cfg = copy.deepcopy(model_cfg)
-    if arch is not None:
-        cfg = apply_arch(cfg, arch)
-    cfg.pop('pretrained', None)
-    if checkpoint is not None:
-        # The checkpoint holds every weight; don't fetch pretrained ones.
-        cfg.get('backbone', {}).pop('init_cfg', None)
-    model = revert_sync_batchnorm(MODELS.build(cfg))
-    if checkpoint is None:
-        with _quiet_mmengine_logger():
-            model.init_weights()
-    else:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    return model.eval()
-
-
-@contextlib.contextmanager
-def _quiet_mmengine_logger():
-    """Silence ``init_weights``' per-parameter INFO table."""
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def calibrate_bn(model: nn.Module, x: torch.Tensor) -> nn.Module:
@@ -122,17 +72,6 @@ def calibrate_bn(model: nn.Module, x: torch.Tensor) -> nn.Module:
             bn.momentum = momentum
         model.eval()
     return model
-
-
-def build_from_config(config: str,
-                      checkpoint: Optional[str] = None,
-                      arch: Union[None, ArchSpec, str] = None) -> nn.Module:
-    """:func:`build_segmentor` for the ``model`` of an mmengine config file."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    if 'model' not in cfg:
-        raise ValueError(f'config: {config} defines no model')
-    return build_segmentor(cfg.model.to_dict(), checkpoint, arch)
 
 
 def export_module_onnx(module: nn.Module,

@@ -2,7 +2,7 @@
 
 Every candidate maps ``(B, C, H, W) -> (B, C, H, W)``, so any selection of them
 can be stacked in layers (§3.2). Which concrete candidate is Att1..Att13 is
-declared once, in :mod:`attnas_mmseg.search.candidates`.
+declared once, in :mod:`attnas_mmseg.search.space.candidates`.
 
 Layer choices follow Table 1's FLOPs column under the paper's counter (see
 ``docs/design.md``): pooled branches are conv1x1-BN-ReLU, atrous branches are

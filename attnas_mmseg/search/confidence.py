@@ -1,88 +1,20 @@
-"""How sure a search is of its answer, and whether K searches agree.
+"""How sure a search is of its derived choices (§3.3.3): top-two margins, and
+a one-sided test of each choice against a random walk of the same Adam steps.
 
-§3.3.3 derives the argmax op of each block from softmax(alpha) (Eq. 1) and the
-top-k cells of the unified weights softmax(beta.flatten()) (Eq. 2). Neither
-says how far the choice is from a tie. This module measures it:
-
-* **Margins.** Per block, ``p1 - p2``, the gap between the two largest
-  softmax(alpha[i]) probabilities; for the attention, ``w_k - w_{k+1}``, the
-  gap between the k-th and (k+1)-th largest unified weights, i.e. how far the
-  top-k set is from swapping a member. Both are also given as logit gaps,
-  ``log(p1 / p2)`` and ``log(w_k / w_{k+1})``.
-
-* **Within noise** (the rule :func:`backbone_confidence` and
-  :func:`attention_confidence` apply). A choice is within noise when its logit
-  gap is below what the same number of arch steps would produce from gradients
-  that are pure noise::
-
-      gap < q_0.95(n, r) * sigma,     sigma = sqrt(init_std**2 + lr**2 * steps)
-
-  Why this null: Adam divides each step by a running RMS of the gradient, so
-  under zero-mean gradient noise every logit takes steps of size ~``lr`` whose
-  sum over ``steps`` steps is ~N(0, lr**2 * steps) (the first moment's EMA
-  sums to the sum of the gradients; the scale of the noise cancels). The
-  logits start as N(0, init_std**2) (DARTS' 1e-3 * randn). Under the null the
-  n logits of a block are i.i.d. N(0, sigma**2), and ``q_0.95(n, r)`` is the
-  95th percentile of the gap between the r-th and (r+1)-th largest of n
-  standard normals (:func:`gap_quantile`: r=1 of n=6 for a block, r=k of
-  n=13*L for the attention). A real preference (mean gradient mu against noise
-  s) grows the gap as lr * steps * mu / s, noise only as lr * sqrt(steps), so
-  the flag is a one-sided test at 5% of "this choice is a draw of the noise",
-  and it clears with more arch steps exactly when the preference is real. It
-  assumes gradient noise independent across steps (positively correlated
-  noise, e.g. from slowly moving weights, widens the walk and lets more noise
-  pass as clear). It needs no history and no threshold to tune, only the arch
-  optimiser's lr and step count (both in a search checkpoint:
-  :func:`noise_sigma_from_checkpoint`). Checked by simulation
-  (tests/search/test_confidence.py): Adam with the search's settings on pure
-  noise ends with logit std sigma (0.206 vs 0.203 after 46 steps at 3e-2,
-  0.0096 vs 0.0095 after 1000 at 3e-4), and 94.6-95.5% of its blocks are
-  flagged. Evidence on real data: the CamVid demo search (46 arch steps at lr
-  3e-2) ended with mean entropy of softmax(alpha) 1.775 against ln 6 = 1.792;
-  for small logits H ~ ln 6 - (5/12) sigma**2, so its logits spread with sigma
-  ~ 0.20, the null's 3e-2 * sqrt(46) = 0.20: its backbone was a draw of the
-  noise, as issue 8 found by re-running it. A fixed threshold in probability
-  (e.g. a fraction of 1/6) ignores the budget: the same margin is noise after
-  46 steps at lr 3e-2 (sigma 0.20) and signal after the paper's ~18,600 steps
-  at lr 3e-4 (sigma 0.04). With a decaying arch lr, pass its root mean square
-  over the steps as ``arch_lr``.
-
-* **Weight decay shortens the memory** (measured on CamVid; the hook
-  accounts for it). DARTS' arch optimiser is Adam with coupled L2
-  (``weight_decay=1e-3``): each step adds ``wd * alpha`` to the gradient
-  before Adam divides by the gradient's RMS, so a logit is pulled back by a
-  fraction ``lr * wd / RMS`` per step (:func:`weight_decay_pull`) and both
-  noise and preference settle instead of growing: the null becomes an
-  Ornstein-Uhlenbeck walk, ``var <- (1 - pull)**2 * var + lr**2``
-  (:func:`noise_variance_step`), whose spread saturates at
-  ``lr / sqrt(2 * pull)``, and a preference mu saturates at ``mu / wd``. At
-  the paper's lr (3e-4) the pull is ~4e-5 per step and hardly matters over
-  its ~18,600 steps; at a 100x larger arch lr with the same wd it is 100x
-  stronger: the CamVid searches' centred alpha had a spread of 0.28 after
-  460 steps and 0.21 after 3,680, where the walk without decay predicts 0.39
-  and 1.11 (``docs/design.md``, "Why alpha does not separate"). The hook
-  therefore accumulates the variance step by step with each step's lr and
-  pull, and saves the resulting sigma in the checkpoint.
-
-* **Agreement** across K searches: per block, the fraction of runs choosing
-  the modal op and whether all agree; for the attention, how many runs share
-  the modal set of (layer, id) cells and the mean pairwise Jaccard index of
-  those sets, each beside its value for K uniformly random architectures.
+Why this null, how it was checked, and the weight-decay correction:
+``docs/design.md#search``, "Confidence".
 """
 import functools
-import itertools
 import math
-from collections import Counter
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .arch_spec import ArchSpec
-from .attention_space import attention_weights
-from .candidates import NUM_ATTENTIONS, NUM_OPS
+from .space.attention_space import attention_weights
+from .space.candidates import NUM_OPS
 
-#: One-sided level of the noise test (module doc).
+#: One-sided level of the noise test (docs/design.md, Confidence).
 NOISE_QUANTILE = 0.95
 #: Standard deviation of the initial alpha/beta (DARTS' 1e-3 * randn).
 INIT_STD = 1e-3
@@ -112,7 +44,7 @@ def gap_quantile(n: int, rank: int, q: float = NOISE_QUANTILE) -> float:
 def noise_sigma(arch_steps: int, arch_lr: float,
                 init_std: float = INIT_STD) -> float:
     """Std of a logit after ``arch_steps`` Adam steps on pure-noise gradients:
-    ``sqrt(init_std**2 + arch_lr**2 * arch_steps)`` (module doc)."""
+    ``sqrt(init_std**2 + arch_lr**2 * arch_steps)`` (docs/design.md)."""
     if not isinstance(arch_steps, int) or arch_steps < 0:
         raise ValueError(f'arch_steps must be an int >= 0, got '
                          f'{arch_steps!r}')
@@ -130,7 +62,7 @@ def noise_variance_step(var: float, lr: float, decay: float) -> float:
     step (:func:`weight_decay_pull`). Without it (0) the recursion sums to
     :func:`noise_sigma`'s ``init_std**2 + sum(lr**2)``; with it, the null is
     an Ornstein-Uhlenbeck walk whose spread stops growing at about
-    ``lr / sqrt(2 * decay)`` after ~``1 / decay`` steps (module doc).
+    ``lr / sqrt(2 * decay)`` after ~``1 / decay`` steps (docs/design.md).
     """
     if not 0 <= decay < 1 or not lr >= 0 or not var >= 0:
         raise ValueError(f'need var >= 0, lr >= 0 and 0 <= decay < 1, got '
@@ -235,12 +167,14 @@ def _flag(gap: float, n: int, rank: int,
 def backbone_confidence(alpha: torch.Tensor,
                         sigma: Optional[float] = None
                         ) -> List[BlockConfidence]:
-    """Margin of every block's choice; ``alpha``: (num_blocks, 6) logits.
+    """Margin of every block's choice; ``alpha``: (num_blocks, ops) logits
+    (ops: 6, or more with user ops).
 
-    ``sigma`` (:func:`noise_sigma`) turns on the within-noise flag.
+    ``sigma`` (:func:`noise_sigma`) turns on the within-noise flag, tested
+    against the null of as many ops as ``alpha`` has.
     """
-    if alpha.dim() != 2 or alpha.shape[1] != NUM_OPS:
-        raise ValueError(f'alpha: expected shape (num_blocks, {NUM_OPS}), '
+    if alpha.dim() != 2 or alpha.shape[1] < 2:
+        raise ValueError('alpha: expected shape (num_blocks, ops), ops >= 2, '
                          f'got {tuple(alpha.shape)}')
     _check_sigma(sigma)
     logits = alpha.detach().double()
@@ -253,7 +187,7 @@ def backbone_confidence(alpha: torch.Tensor,
         out.append(BlockConfidence(
             block=i + 1, op=int(top.indices[i, 0]) + 1, p1=p1, p2=p2,
             margin=p1 - p2, gap=gap,
-            uncertain=_flag(gap, NUM_OPS, 1, sigma)))
+            uncertain=_flag(gap, logits.shape[1], 1, sigma)))
     return out
 
 
@@ -263,12 +197,13 @@ def attention_confidence(beta: torch.Tensor,
                          ) -> AttentionConfidence:
     """Margin between the k-th and (k+1)-th unified weight (Eq. 2).
 
-    ``beta``: (L, 13) logits; ``topk`` < L * 13 (with all cells chosen
-    nothing can change).
+    ``beta``: (L, C) logits (C: 13, or more with user attentions);
+    ``topk`` < L * C (with all cells chosen nothing can change).
     """
-    if beta.dim() != 2 or beta.shape[1] != NUM_ATTENTIONS:
-        raise ValueError(f'beta: expected shape (num_layers, {NUM_ATTENTIONS})'
-                         f', got {tuple(beta.shape)}')
+    if beta.dim() != 2:
+        raise ValueError('beta: expected shape (num_layers, candidates), '
+                         f'got {tuple(beta.shape)}')
+    per_layer = beta.shape[1]
     total = beta.numel()
     if not isinstance(topk, int) or isinstance(topk, bool) or \
             not 1 <= topk < total:
@@ -282,8 +217,7 @@ def attention_confidence(beta: torch.Tensor,
     gap = float(order.values[topk - 1] - order.values[topk])
 
     def cell(flat):
-        return (int(flat) // NUM_ATTENTIONS + 1,
-                int(flat) % NUM_ATTENTIONS + 1)
+        return (int(flat) // per_layer + 1, int(flat) % per_layer + 1)
 
     return AttentionConfidence(
         topk=topk, last=cell(k), first_out=cell(nxt), w_k=float(weights[k]),
@@ -338,10 +272,11 @@ def confidence_table(alpha: Optional[torch.Tensor],
     """
     blocks = [] if alpha is None else backbone_confidence(alpha, sigma)
     att = attention_confidence(beta, topk, sigma)
+    num_ops = NUM_OPS if alpha is None else alpha.shape[1]
     rule = ('noise scale unknown (no arch lr / step count): not flagged'
             if sigma is None else
             f'within noise: logit gap < q95 x sigma, sigma {sigma:.3g} '
-            f'(q95 {gap_quantile(NUM_OPS, 1):.2f} for a block, '
+            f'(q95 {gap_quantile(num_ops, 1):.2f} for a block, '
             f'{gap_quantile(beta.numel(), topk):.2f} for the attention)')
     lines = [f'confidence ({rule})',
              f'{"block":>5}  {"op":>2}  {"p1":>6}  {"p2":>6}  {"margin":>7}'
@@ -364,112 +299,3 @@ def confidence_table(alpha: Optional[torch.Tensor],
         lines.append(f'{len(names)} choice(s) within noise' +
                      (f': {", ".join(names)}' if names else ''))
     return '\n'.join(lines), names
-
-
-# --------------------------------------------------------------- agreement
-@dataclass(frozen=True)
-class BlockAgreement:
-    """Block ``block``'s op across K runs."""
-    block: int
-    ops: Tuple[int, ...]
-    modal_op: int
-    fraction: float            # runs choosing modal_op / K
-    unanimous: bool
-
-
-@dataclass(frozen=True)
-class AttentionAgreement:
-    """The derived attention sets of K runs, as sets of (layer, id) cells."""
-    sets: Tuple[FrozenSet[Tuple[int, int]], ...]
-    modal_count: int           # runs sharing the most common set
-    identical: bool            # all K sets equal
-    mean_jaccard: float        # over the K(K-1)/2 pairs
-    pairwise: Tuple[Tuple[float, ...], ...]  # K x K Jaccard matrix
-
-
-def _check_specs(specs: Sequence[ArchSpec]) -> None:
-    if len(specs) < 2:
-        raise ValueError(f'specs: need at least 2 architectures to compare, '
-                         f'got {len(specs)}')
-
-
-def backbone_agreement(specs: Sequence[ArchSpec]) -> List[BlockAgreement]:
-    """Per block: the modal op, the fraction of runs choosing it, unanimity.
-    """
-    _check_specs(specs)
-    codes = [s.backbone for s in specs]
-    if any(c is None for c in codes):
-        raise ValueError('specs: every architecture needs a backbone code to '
-                         'compare backbones')
-    out = []
-    for i, ops in enumerate(zip(*codes)):
-        # ties go to the smallest op, so the result does not depend on order
-        modal, count = min(Counter(ops).items(), key=lambda t: (-t[1], t[0]))
-        out.append(BlockAgreement(block=i + 1, ops=tuple(ops), modal_op=modal,
-                                  fraction=count / len(ops),
-                                  unanimous=count == len(ops)))
-    return out
-
-
-def attention_cells(spec: ArchSpec) -> FrozenSet[Tuple[int, int]]:
-    """The derived attentions as a set of (layer, id), both 1-based."""
-    return frozenset((layer + 1, att) for layer, ids in
-                     enumerate(spec.attention) for att in ids)
-
-
-def jaccard(a: FrozenSet, b: FrozenSet) -> float:
-    """|a & b| / |a | b| (1 for two empty sets)."""
-    union = len(a | b)
-    return 1.0 if union == 0 else len(a & b) / union
-
-
-def attention_agreement(specs: Sequence[ArchSpec]) -> AttentionAgreement:
-    """How many runs share the modal set, and the mean pairwise Jaccard."""
-    _check_specs(specs)
-    sets = tuple(attention_cells(s) for s in specs)
-    modal_count = Counter(sets).most_common(1)[0][1]
-    pairwise = tuple(tuple(jaccard(a, b) for b in sets) for a in sets)
-    pairs = [jaccard(a, b) for a, b in itertools.combinations(sets, 2)]
-    return AttentionAgreement(
-        sets=sets, modal_count=modal_count, identical=modal_count == len(sets),
-        mean_jaccard=sum(pairs) / len(pairs), pairwise=pairwise)
-
-
-def chance_unanimous_blocks(num_runs: int, num_blocks: int = 17) -> float:
-    """Expected unanimous blocks among ``num_runs`` uniformly random codes:
-    ``num_blocks * 6**(1 - num_runs)`` (17/6 = 2.8 for two runs)."""
-    return num_blocks * NUM_OPS**(1 - num_runs)
-
-
-def chance_jaccard(num_cells: int, topk: int) -> float:
-    """Expected Jaccard index of two uniformly random ``topk``-subsets of
-    ``num_cells`` cells (hypergeometric overlap; 0.09 for top-4 of 26)."""
-    if not 1 <= topk <= num_cells:
-        raise ValueError(f'topk must be in 1..{num_cells}, got {topk}')
-    total = math.comb(num_cells, topk)
-    return sum(math.comb(topk, j) * math.comb(num_cells - topk, topk - j) /
-               total * j / (2 * topk - j) for j in range(topk + 1))
-
-
-def agreement_summary(specs: Sequence[ArchSpec]) -> Dict[str, Any]:
-    """Both agreements and their chance levels as a JSON-ready dict."""
-    att = attention_agreement(specs)
-    out: Dict[str, Any] = dict(num_runs=len(specs),
-                               archs=[str(s) for s in specs])
-    if all(s.backbone is not None for s in specs):
-        blocks = backbone_agreement(specs)
-        out['backbone'] = dict(
-            blocks=[asdict(b) for b in blocks],
-            unanimous=sum(b.unanimous for b in blocks),
-            chance_unanimous=chance_unanimous_blocks(len(specs),
-                                                     len(blocks)),
-            mean_fraction=sum(b.fraction for b in blocks) / len(blocks))
-    num_cells = max(s.num_layers for s in specs) * NUM_ATTENTIONS
-    sizes = {len(c) for c in att.sets}
-    out['attention'] = dict(
-        sets=[sorted(c) for c in att.sets], modal_count=att.modal_count,
-        identical=att.identical, mean_jaccard=att.mean_jaccard,
-        pairwise=[list(r) for r in att.pairwise],
-        chance_jaccard=chance_jaccard(num_cells, sizes.pop())
-        if len(sizes) == 1 else None)
-    return out

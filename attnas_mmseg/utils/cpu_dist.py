@@ -17,9 +17,14 @@ mmengine 0.10.7 and torch:
    own batches (``broadcast_buffers=False``, as mmengine's GPU default); the
    checkpoint, written by rank 0, holds rank 0's (docs/resume_and_dist.md).
 
+At the end of a run :func:`teardown_cpu_dist` lets gloo's worker threads
+finish before the interpreter exits; without it a rank can abort ("terminate
+called without an active exception").
+
 With CUDA none of this applies and mmengine's path runs unchanged.
 """
 import os
+import time
 
 import torch
 import torch.distributed as torch_dist
@@ -108,3 +113,26 @@ def setup_cpu_dist(cfg: Config) -> bool:
     """
     set_cpu_model_wrapper(cfg)
     return init_cpu_dist(cfg.get('launcher', 'none'))
+
+
+def teardown_cpu_dist(timeout_s: float = 60.0) -> None:
+    """End a run on the gloo group :func:`init_cpu_dist` created. Collective:
+    every rank calls it after a run that succeeded, never after an error
+    (another rank may be inside a collective this one would pair with).
+
+    gloo's worker threads free a finished collective after its caller moved
+    on; freeing a tensor Python has dropped takes the GIL, which aborts the
+    process once the interpreter is finalizing (pytorch#190489). A last
+    collective on a tensor held here, waited for until the worker lets go of
+    it, lets them take the GIL in time. Not ``barrier()``: its work holds the
+    collectives before it and frees them last. ``destroy_process_group``
+    alone joins the workers only when no DDP wrapper keeps the group alive.
+    """
+    if not torch_dist.is_initialized():
+        return
+    drain = torch.zeros(1)
+    torch_dist.all_reduce(drain)
+    deadline = time.monotonic() + timeout_s
+    while drain._use_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.001)  # without the GIL: a worker waiting for it gets it
+    torch_dist.destroy_process_group()

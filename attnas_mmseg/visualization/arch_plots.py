@@ -2,8 +2,8 @@
 
 * :func:`plot_evolution`: softmax(alpha) of every backbone block (Eq. 1),
   softmax(beta) over all attention layers (Eq. 2) and FLOPs_pred (§3.3.2)
-  across the search, from the ``arch_history.jsonl`` that
-  :class:`~attnas_mmseg.engine.hooks.ArchUpdateHook` writes.
+  across the search, from the history file
+  (:mod:`attnas_mmseg.engine.hooks.arch_history`) the arch steps write.
 * :func:`plot_module`: the derived attention module drawn as the paper's
   Figure 2: the input feature, each AttSet's attentions in parallel (coloured
   by Table 1's kind), their sum, the next layer, the classifier, with the
@@ -21,24 +21,25 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch, Patch
 
-from ..search.arch_spec import ArchSpec
-from ..search.candidates import (ATTENTION_CANDIDATES, DEFAULT_OP_ORDER,
-                                 NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS,
-                                 backbone_ops, get_attention)
+from ..engine.hooks.arch_history import HISTORY_FILE, HISTORY_KEYS
+from ..search.space.arch_spec import ArchSpec
+from ..search.space.candidates import DEFAULT_OP_ORDER, NUM_BLOCKS
+from ..search.space.extra_candidates import (USER_KIND, ExtraCandidates,
+                                             describe_attention, describe_op)
 
-HISTORY_FILE = 'arch_history.jsonl'
-#: Keys every history record must have (``alpha`` may be null).
-HISTORY_KEYS = ('iter', 'arch_step', 'arch', 'flops_pred_G', 'beta', 'alpha')
-#: Fill colour of each Table 1 kind (the keys are the ``kind`` values).
+#: Fill colour of each Table 1 kind (the keys are the ``kind`` values) and
+#: of user candidates.
 KIND_COLOURS = {
     'local spatial': '#9ecae1',
     'global spatial': '#fdae6b',
     'channel': '#a1d99b',
+    USER_KIND: '#d9d9d9',
 }
 KIND_EDGES = {
     'local spatial': '#3182bd',
     'global spatial': '#e6550d',
     'channel': '#31a354',
+    USER_KIND: '#636363',
 }
 
 PathLike = Union[str, Path]
@@ -67,15 +68,16 @@ def _check_record(rec: Any, where: str) -> Dict[str, Any]:
     if missing:
         raise ValueError(f'{where}: missing keys {missing} (a record has '
                          f'{list(HISTORY_KEYS)})')
+    extra = ExtraCandidates.from_dict(rec.get('extra'))
     beta = np.asarray(rec['beta'], dtype=float)
-    if beta.ndim != 2 or beta.shape[1] != NUM_ATTENTIONS:
+    if beta.ndim != 2 or beta.shape[1] != extra.num_attentions:
         raise ValueError(f'{where}: beta must be (num_layers, '
-                         f'{NUM_ATTENTIONS}), got shape {beta.shape}')
+                         f'{extra.num_attentions}), got shape {beta.shape}')
     if rec['alpha'] is not None:
         alpha = np.asarray(rec['alpha'], dtype=float)
-        if alpha.shape != (NUM_BLOCKS, NUM_OPS):
+        if alpha.shape != (NUM_BLOCKS, extra.num_ops):
             raise ValueError(f'{where}: alpha must be null or ({NUM_BLOCKS}, '
-                             f'{NUM_OPS}), got shape {alpha.shape}')
+                             f'{extra.num_ops}), got shape {alpha.shape}')
     return rec
 
 
@@ -147,7 +149,9 @@ def plot_evolution(history: Union[PathLike, Sequence[PathLike],
     records = history if (isinstance(history, list) and history
                           and isinstance(history[0], dict)) \
         else load_history(history)
-    spec = ArchSpec.coerce(spec if spec is not None else records[-1]['arch'])
+    extra = ExtraCandidates.from_dict(records[-1].get('extra'))
+    spec = ArchSpec.coerce(spec if spec is not None else records[-1]['arch'],
+                           extra)
     op_order = op_order or spec.meta.get('op_order', DEFAULT_OP_ORDER)
     iters = np.array([r['iter'] for r in records], dtype=float)
     beta = np.array([r['beta'] for r in records], dtype=float)  # (T, L, 13)
@@ -158,7 +162,7 @@ def plot_evolution(history: Union[PathLike, Sequence[PathLike],
     alpha_iters = np.array([r['iter'] for r in records
                             if r['alpha'] is not None], dtype=float)
 
-    heat_h = 0.17 * num_layers * NUM_ATTENTIONS + 1.0
+    heat_h = 0.17 * num_layers * beta.shape[2] + 1.0
     grid_rows = 3 if with_alpha else 0
     fig = _new_figure(18, 3.4 + heat_h + 2.3 * grid_rows + 0.6)
     ratios = [3.4, heat_h] + [2.3] * grid_rows
@@ -199,8 +203,8 @@ def plot_evolution(history: Union[PathLike, Sequence[PathLike],
 
 def _beta_heatmap(fig: Figure, ax, iters: np.ndarray, beta: np.ndarray,
                   spec: ArchSpec) -> None:
-    num_layers = beta.shape[1]
-    rows = beta.reshape(len(beta), -1).T          # (L * 13, T)
+    num_layers, per_layer = beta.shape[1:]
+    rows = beta.reshape(len(beta), -1).T          # (L * C, T)
     x0, x1 = (iters[0] - 0.5, iters[-1] + 0.5) if len(iters) > 1 else (
         iters[0] - 0.5, iters[0] + 0.5)
     image = ax.imshow(rows, aspect='auto', interpolation='nearest',
@@ -211,12 +215,12 @@ def _beta_heatmap(fig: Figure, ax, iters: np.ndarray, beta: np.ndarray,
     labels = []
     for layer in range(num_layers):
         chosen = spec.attention[layer] if layer < spec.num_layers else ()
-        for cand in ATTENTION_CANDIDATES:
-            mark = ' *' if cand.id in chosen else ''
-            labels.append(f'{cand.short_name}{mark}')
+        for att in range(1, per_layer + 1):
+            mark = ' *' if att in chosen else ''
+            labels.append(f'{describe_attention(att, spec.extra)[0]}{mark}')
         if layer:
-            ax.axhline(layer * NUM_ATTENTIONS - 0.5, color='w', lw=2)
-        ax.text(-0.045, (layer + 0.5) * NUM_ATTENTIONS - 0.5,
+            ax.axhline(layer * per_layer - 0.5, color='w', lw=2)
+        ax.text(-0.045, (layer + 0.5) * per_layer - 0.5,
                 f'AttSet{layer + 1}', transform=ax.get_yaxis_transform(),
                 rotation=90, ha='center', va='center', fontsize=10,
                 fontweight='bold')
@@ -227,13 +231,13 @@ def _beta_heatmap(fig: Figure, ax, iters: np.ndarray, beta: np.ndarray,
 
 def _alpha_grid(fig: Figure, gs, iters: np.ndarray, alpha: np.ndarray,
                 spec: ArchSpec, op_order: str) -> None:
-    ops = backbone_ops(op_order)
-    colours = [f'C{j}' for j in range(NUM_OPS)]
+    num_ops = alpha.shape[2]
+    colours = [f'C{j}' for j in range(num_ops)]
     top = float(alpha.max()) * 1.05
     axes = []
     for block in range(NUM_BLOCKS):
         ax = fig.add_subplot(gs[2 + block // 6, block % 6])
-        for j in range(NUM_OPS):
+        for j in range(num_ops):
             ax.plot(iters, alpha[:, block, j], color=colours[j], lw=1.2)
         chosen = spec.backbone[block] if spec.backbone is not None else int(
             alpha[-1, block].argmax()) + 1
@@ -244,8 +248,9 @@ def _alpha_grid(fig: Figure, gs, iters: np.ndarray, alpha: np.ndarray,
     legend_ax = fig.add_subplot(gs[2 + NUM_BLOCKS // 6, NUM_BLOCKS % 6])
     legend_ax.axis('off')
     legend_ax.legend(
-        handles=[Patch(color=colours[j], label=f'op {j + 1}: {k}x{k}, e{e}')
-                 for j, (k, e) in enumerate(ops)],
+        handles=[Patch(color=colours[j], label=f'op {j + 1}: ' +
+                       describe_op(j + 1, spec.extra, op_order))
+                 for j in range(num_ops)],
         title=f'softmax(alpha) (Eq. 1)\nop order: {op_order}', loc='center',
         fontsize=8, title_fontsize=8)
 
@@ -327,9 +332,9 @@ def plot_module(spec: Union[ArchSpec, PathLike, str],
         top = (len(ids) - 1) * (_BOX_H + _GAP_Y) / 2
         ys = [top - i * (_BOX_H + _GAP_Y) for i in range(len(ids))]
         for att, y in zip(ids, ys):
-            cand = get_attention(att)
-            _box(ax, col, y, [cand.short_name, cand.name, cand.kind],
-                 KIND_COLOURS[cand.kind], KIND_EDGES[cand.kind])
+            short, name, kind = describe_attention(att, spec.extra)
+            _box(ax, col, y, [short, name, kind], KIND_COLOURS[kind],
+                 KIND_EDGES[kind])
             _arrow(ax, prev, (col - _BOX_W / 2, y))
         if sums[li] is None:
             prev = (col + _BOX_W / 2, ys[0])
@@ -346,8 +351,9 @@ def plot_module(spec: Union[ArchSpec, PathLike, str],
          '#666666')
     _arrow(ax, prev, (x_cls - _BOX_W / 2, 0.0))
 
-    kinds = sorted({get_attention(a).kind for ids in spec.attention
-                    for a in ids}, key=list(KIND_COLOURS).index)
+    kinds = sorted({describe_attention(a, spec.extra)[2]
+                    for ids in spec.attention for a in ids},
+                   key=list(KIND_COLOURS).index)
     ax.legend(handles=[Patch(facecolor=KIND_COLOURS[k],
                              edgecolor=KIND_EDGES[k], label=k)
                        for k in kinds],

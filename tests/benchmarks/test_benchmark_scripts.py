@@ -22,8 +22,10 @@ def _script(name: str):
 
 
 camvid = _script('camvid_search_vs_random')
+report = _script('camvid_report')
 modes = _script('search_modes_equal_time')
-common = _script('_common')
+tools = _script('_tools')
+stages = _script('_stages')
 
 
 # ------------------------------------------------------------ --arm
@@ -79,9 +81,32 @@ def test_parse_arm_accepts_or_raises_value_error(tokens):
         assert len(arm['search_options']) <= len(tokens) - 1
 
 
-def test_arm_dirs_are_separate_from_the_main_search():
-    assert camvid.arm_dir(dict(name=None), 'search') == 'search'
-    assert camvid.arm_dir(dict(name='px'), 'search') == 'arms/px/search'
+def test_arm_dirs_are_separate_from_the_main_search(tmp_path):
+    args = camvid.parse_args(['--arm', 'px', 'search_epochs=40'])
+    st = stages.StageRunner(str(tmp_path), {}, 'x')
+    assert camvid.arm_runner(st, camvid.main_arm(args)) is st
+    px = camvid.arm_runner(st, args.arms[0])
+    assert px.path('search') == str(tmp_path / 'arms' / 'px' / 'search')
+    args = camvid.parse_args(['--arm', 'px', 'search_epochs=41'])
+    with pytest.raises(SystemExit, match='other search_epochs; use another '
+                       'arm name'):
+        camvid.arm_runner(st, args.arms[0])
+
+
+def test_search_options_set_the_hook_target_schedule_and_arm_options():
+    args = camvid.parse_args(['--arm', 'px', 'search_epochs=40', 'a.b=1'])
+    opts = camvid.search_options(args, 14.46096, args.arms[0])
+    # the demo search config's ArchUpdateHook is custom_hooks[0]
+    assert 'custom_hooks.0.flops_target=14.4610' in opts
+    assert 'train_cfg.max_epochs=42' in opts  # 2 warm-up + 40 search
+    assert 'custom_hooks.0.warmup_epochs=2' in opts
+    assert opts[-1] == 'a.b=1'  # the arm's own options win
+
+
+def test_hook_option_refuses_a_config_without_the_hook():
+    with pytest.raises(ValueError, match='has no ArchUpdateHook'):
+        tools.hook_option('configs/demo/mv2-aspp_demo_camvid-360x480.py',
+                          'flops_target', 1.0)
 
 
 # ------------------------------------------------------------ --scale
@@ -126,8 +151,8 @@ def test_train_minutes_sums_the_invocations_of_a_resumed_run(tmp_path):
          ['2026/11/25 16:54:13', '2026/11/25 17:04:13'])
     _log(tmp_path / 'b' / 'b.log',
          ['2026/11/25 18:00:00', '2026/11/25 18:02:30'])
-    assert common.train_minutes(str(tmp_path)) == pytest.approx(12.5)
-    assert common.train_minutes(str(tmp_path / 'none')) is None
+    assert tools.train_minutes(str(tmp_path)) == pytest.approx(12.5)
+    assert tools.train_minutes(str(tmp_path / 'none')) is None
 
 
 def _row(name, role, flops, miou, arm=None):
@@ -142,8 +167,8 @@ def test_summary_compares_every_arm_with_the_same_random_and_baseline():
             _row('mv2', 'baseline', 20.0, [38.0, 38.0])]
     prepare = dict(flops_target_G=14.0)
     derived = dict(confidence=dict(uncertain=['block 1']))
-    summary = camvid.summarize_results(
-        None, prepare, derived, rows,
+    summary = report.summarize_results(
+        prepare, derived, rows,
         dict(px=dict(confidence=dict(uncertain=[]))))
     assert summary['random_miou_mean'] == 32.0
     assert summary['goal_beats_random']  # 36 > 32 + 2.83 (std of 30, 34)
@@ -162,18 +187,11 @@ def test_large_histories_are_thinned_and_gzipped(tmp_path, monkeypatch):
     src = tmp_path / 'h.jsonl'
     src.write_text(''.join(json.dumps(dict(arch_step=i)) + '\n'
                            for i in range(1, 251)))
-    small = camvid.copy_history(str(src), str(tmp_path / 'small.jsonl'))
+    small = report.copy_history(str(src), str(tmp_path / 'small.jsonl'))
     assert Path(small).read_text() == src.read_text()
-    monkeypatch.setattr(camvid, 'GZIP_ABOVE', 10)
-    out = camvid.copy_history(str(src), str(tmp_path / 'big.jsonl'))
+    monkeypatch.setattr(report, 'GZIP_ABOVE', 10)
+    out = report.copy_history(str(src), str(tmp_path / 'big.jsonl'))
     assert out.endswith('.gz') and not (tmp_path / 'big.jsonl').exists()
     steps = [json.loads(line)['arch_step'] for line in gzip.open(out, 'rt')]
     assert steps[0] == 1 and steps[-1] == 250 and len(steps) <= 101
     assert steps == sorted(steps)
-
-
-def test_a_work_dir_refuses_other_result_options(tmp_path, capsys):
-    common.check_work_dir_options(str(tmp_path), dict(a=1, b=[2]), 'x')
-    common.check_work_dir_options(str(tmp_path), dict(a=1, b=[2]), 'x')
-    with pytest.raises(SystemExit, match='other b; use another --work-dir'):
-        common.check_work_dir_options(str(tmp_path), dict(a=1, b=[3]), 'x')

@@ -92,3 +92,35 @@ def test_runner_dataloader(tiny_cityscapes):
 def test_bad_arguments(tiny_cityscapes, kwargs, field):
     with pytest.raises(ValueError, match=field):
         HalfSplitDataset(inner(tiny_cityscapes), **kwargs)
+
+
+def test_halves_of_two_seeds_are_refused_naming_both(tiny_cityscapes):
+    """Issue 19: part='weight' with seed 0 and part='arch' with seed 1 share
+    3 of the 8 images; a search refuses them (ArchUpdateHook.before_train)."""
+    from attnas_mmseg.datasets.split import check_disjoint_halves
+    weight = split(tiny_cityscapes, 'weight', seed=0)
+    arch = split(tiny_cityscapes, 'arch', seed=1)
+    shared = set(img_paths(weight)) & set(img_paths(arch))
+    assert len(shared) == 3
+    with pytest.raises(ValueError) as error:
+        check_disjoint_halves(weight, arch, 'train_dataloader.dataset',
+                              'arch_dataloader.dataset')
+    message = str(error.value)
+    assert 'share 3 image(s)' in message
+    assert 'train_dataloader.dataset.seed=0' in message
+    assert 'arch_dataloader.dataset.seed=1' in message
+    # one seed: the two parts of one split, nothing shared
+    check_disjoint_halves(weight, split(tiny_cityscapes, 'arch', seed=0),
+                          'train_dataloader.dataset', 'arch_dataloader.dataset')
+
+
+def test_the_whole_set_as_arch_data_is_refused(tiny_cityscapes):
+    from mmengine.dataset import RepeatDataset
+
+    from attnas_mmseg.datasets.split import check_disjoint_halves
+    everything = RepeatDataset(DATASETS.build(inner(tiny_cityscapes)),
+                               times=50)
+    with pytest.raises(ValueError, match=r'share 4 image\(s\)'):
+        check_disjoint_halves(split(tiny_cityscapes, 'weight'), everything,
+                              'train_dataloader.dataset',
+                              'arch_dataloader.dataset')

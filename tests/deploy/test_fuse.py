@@ -4,7 +4,7 @@ import torch
 
 from attnas_mmseg.deploy import (DenseLogits, calibrate_bn, count_batchnorms,
                                  fuse_conv_bn, time_module)
-from attnas_mmseg.search.candidates import NUM_ATTENTIONS
+from attnas_mmseg.search.space.candidates import NUM_ATTENTIONS
 
 from .._builders import build_segmentor
 

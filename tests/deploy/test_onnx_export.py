@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnas_mmseg.deploy import (apply_arch, calibrate_bn, check_onnx,
-                                 export_onnx)
+from attnas_mmseg.deploy import calibrate_bn, check_onnx, export_onnx
+from attnas_mmseg.models import apply_arch
 from attnas_mmseg.ops.pooling import (AdaptiveAvgPool2d, bin_matrix,
                                       matmul_adaptive_avg_pool2d)
-from attnas_mmseg.search.arch_spec import ArchSpec
-from attnas_mmseg.search.candidates import NUM_ATTENTIONS
+from attnas_mmseg.search.space.arch_spec import ArchSpec
+from attnas_mmseg.search.space.candidates import NUM_ATTENTIONS
 
 from .._builders import build_segmentor, segmentor_cfg
 

@@ -1,5 +1,15 @@
 """A complete search config on tiny Cityscapes-layout data, for the tests."""
+import uuid
+from pathlib import Path
+
 from .._builders import segmentor_cfg
+
+
+def experiment_name(work_dir) -> str:
+    """A name no other Runner of the session has: mmengine keys its logger,
+    MessageHub and visualizer by it, and its default (config name and the
+    time to the second) is shared by Runners built in the same second."""
+    return f'{Path(work_dir).name}_{uuid.uuid4().hex[:12]}'
 
 
 def pipeline(size=(64, 128), augment=False):
@@ -50,6 +60,7 @@ def search_cfg(root, work_dir, max_epochs=2, warmup_epochs=1,
         custom_imports=dict(imports=['attnas_mmseg'],
                             allow_failed_imports=False),
         work_dir=str(work_dir),
+        experiment_name=experiment_name(work_dir),
         model=model,
         train_dataloader=half(root, 'weight', augment=augment),
         train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=max_epochs),

@@ -1,5 +1,6 @@
 """The search inside a real mmengine Runner on tiny Cityscapes-layout data."""
 import copy
+import json
 
 import pytest
 import torch
@@ -7,7 +8,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from attnas_mmseg.engine import ArchUpdateHook
-from attnas_mmseg.search import named_arch_parameters
+from attnas_mmseg.engine.hooks.arch_history import HISTORY_FILE
+from attnas_mmseg.search import ArchSpec, named_arch_parameters
 
 from .search_cfg import search_cfg
 
@@ -79,7 +81,6 @@ def test_search_updates_alpha_beta_and_logs(tiny_cityscapes, tmp_path):
     assert 'arch step 2' in log and 'mv2(' in log and 'AttSet' in log
     assert 'FLOPs_pred' in log and 'H(alpha)' in log
     assert 'margins: alpha' in log and 'within noise' in log
-    import json
     records = [json.loads(line) for line in next(
         tmp_path.glob('*/arch_history.jsonl')).read_text().splitlines()]
     assert len(records) == 2
@@ -93,6 +94,22 @@ def test_search_updates_alpha_beta_and_logs(tiny_cityscapes, tmp_path):
     for key in ('arch_ce', 'loss_flops', 'flops_pred_G', 'entropy_alpha',
                 'entropy_beta'):
         assert f'train/{key}' in scalars
+
+
+def test_history_prices_the_logged_architecture(tiny_cityscapes, tmp_path):
+    """Each record's FLOPs_pred is the cost of the architecture it logs (the
+    arch after the step), not of the one the step started from."""
+    runner = make_runner(search_cfg(tiny_cityscapes, tmp_path, max_epochs=3,
+                                    warmup_epochs=1, flops_pricing='derived'))
+    runner.train()
+    table = hook_of(runner).flops_table
+    lines = next(tmp_path.glob(f'*/{HISTORY_FILE}')).read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 4
+    for record in records:
+        spec = ArchSpec.parse_arch(record['arch'])
+        assert record['flops_pred_G'] == pytest.approx(
+            table.network_cost(spec) / 1e9, rel=1e-6), record['arch_step']
 
 
 def test_steps_do_not_leak(tiny_cityscapes, tmp_path):
@@ -230,7 +247,7 @@ def test_gumbel_search_anneals_tau_and_logs(tiny_cityscapes, tmp_path):
 ])
 def test_scheduler_without_arch_key_is_refused_before_the_runner(
         tiny_cityscapes, tmp_path, scheduler):
-    from attnas_mmseg.utils.config_checks import (ConfigCheckError,
+    from attnas_mmseg.engine.config_checks import (ConfigCheckError,
                                                   check_config)
     cfg = Config(search_cfg(tiny_cityscapes, tmp_path, max_epochs=1))
     cfg.param_scheduler = scheduler

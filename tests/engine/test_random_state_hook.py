@@ -6,6 +6,7 @@ validation loop does); without the hook it does not."""
 import copy
 import io
 import random
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +94,8 @@ def runner(work_dir: Path, max_epochs: int, hook: bool = True,
                            logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=hooks, randomness=dict(seed=0), resume=resume,
         load_from=load_from, default_scope='mmengine',
-        # one logger per runner, also for runners made within one second
-        experiment_name=f'{work_dir.name}_{max_epochs}_{hook}_{resume}_'
-        f'{num_workers}_{persistent_workers}')
+        # one logger and MessageHub per runner, also for runners made within one second
+        experiment_name=f'{work_dir.name}_{uuid.uuid4().hex[:12]}')
 
 
 def weights(r: Runner):

@@ -114,3 +114,12 @@ def test_self_attention_projection_option():
     assert n_proj == 2 + 2 * (2 * 4 * 32 + 32 * 32)
     x = torch.randn(2, 32, 18, 18)
     assert proj([x]).shape == plain([x]).shape == (2, 5, 18, 18)
+
+
+@pytest.mark.parametrize('num_classes', [0, -1, True, 2.0])
+def test_num_classes_must_be_a_positive_int(num_classes):
+    # issue 19: 0 built a head with a 0-output conv, -1 failed in torch
+    with pytest.raises(ValueError, match=r'num_classes must be an int >= 1 '
+                       fr'\(the classes of the dataset\), got {num_classes!r}'):
+        AttNASHead(num_classes=num_classes, in_channels=16, channels=16,
+                   arch=[[1]], norm_cfg=BN)

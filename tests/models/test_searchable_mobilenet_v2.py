@@ -67,3 +67,12 @@ def test_dilated_output_stride_8_like_mmseg():
 def test_bad_arch(arch, field):
     with pytest.raises(ValueError, match=field):
         SearchableMobileNetV2(arch=arch)
+
+
+@pytest.mark.parametrize('widen_factor', [-1, 0, 0.0, float('inf'),
+                                          float('nan'), True, '1'])
+def test_widen_factor_must_be_a_positive_number(widen_factor):
+    # issue 19: -1 built a backbone that failed only in its first forward
+    with pytest.raises(ValueError, match=f'widen_factor must be a finite '
+                       f'number > 0, got {widen_factor!r}'):
+        SearchableMobileNetV2(arch=[1] * 17, widen_factor=widen_factor)

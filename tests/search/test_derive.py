@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from attnas_mmseg.search import (ArchSpec, derive_arch, derive_attention,
                                  derive_backbone)
-from attnas_mmseg.search.export import (arch_params_from_checkpoint,
+from attnas_mmseg.export import (arch_params_from_checkpoint,
                                          export_derived)
 
 from .._builders import segmentor_cfg
@@ -85,7 +85,8 @@ def test_derive_tool_writes_spec_and_trainable_config(search_run, tmp_path):
     out = tmp_path / 'derived'
     proc = subprocess.run(
         [sys.executable, 'tools/derive_arch.py', str(cfg), str(ckpt),
-         '--out-dir', str(out)], cwd=REPO, capture_output=True, text=True)
+         '--out-dir', str(out)], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'AttSet1(12,13)+AttSet2(3,7)' in proc.stdout
     spec = ArchSpec.load(out / 'arch.json')
@@ -106,7 +107,7 @@ def test_derive_tool_writes_spec_and_trainable_config(search_run, tmp_path):
     proc = subprocess.run(
         [sys.executable, 'tools/derive_arch.py', str(cfg), str(ckpt),
          '--out-dir', str(out), '--topk', '2'], cwd=REPO,
-        capture_output=True, text=True)
+        capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and 'overwrite' in proc.stderr
     assert (out / 'arch.json').read_text() == before
 
@@ -283,17 +284,21 @@ def test_fit_to_target_switches_the_least_certain_blocks(target):
     alpha[:8, 2] = 0.01             # ... except 8 near-tied blocks
     spec = derive_arch(alpha, torch.zeros(2, 13), 4)
     cost = table.network_cost(spec)   # 10 + 17 * 3 + 4 = 65
-    fitted, moves = fit_backbone_to_target(alpha, spec, table, target, 0.1)
+    fit = fit_backbone_to_target(alpha, spec, table, target, 0.1)
+    fitted, moves = fit.spec, fit.switches
+    assert fit.reached
     assert abs(table.network_cost(fitted) / target - 1) <= 0.1
+    assert fit.cost == pytest.approx(table.network_cost(fitted))
     assert moves and all(m['block'] <= 8 for m in moves)
     assert all(m['logit_gap'] <= 0.01 + 1e-9 for m in moves)
     assert fitted.attention == spec.attention
     changed = [i + 1 for i, (a, b) in enumerate(
         zip(spec.backbone, fitted.backbone)) if a != b]
-    assert changed == sorted({m['block'] for m in moves})
+    assert changed == sorted(m['block'] for m in moves)
     # within the window already: nothing changes
-    same, none = fit_backbone_to_target(alpha, spec, table, cost, 0.1)
-    assert same.backbone == spec.backbone and none == []
+    same = fit_backbone_to_target(alpha, spec, table, cost, 0.1)
+    assert same.spec.backbone == spec.backbone and same.switches == []
+    assert same.reached
 
 
 def test_fit_to_an_unreachable_target_stops_at_the_closest():
@@ -301,7 +306,53 @@ def test_fit_to_an_unreachable_target_stops_at_the_closest():
     table = _cost_table()
     alpha = torch.zeros(17, 6)
     spec = derive_arch(alpha, torch.zeros(2, 13), 4)
-    fitted, _ = fit_backbone_to_target(alpha, spec, table, 1.0, 0.1)
-    assert fitted.backbone == (1, ) * 17      # the cheapest network
+    fit = fit_backbone_to_target(alpha, spec, table, 1.0, 0.1)
+    assert fit.spec.backbone == (1, ) * 17      # the cheapest network
+    assert not fit.reached
+    # 10 fixed + 4 attentions of 1 + 17 blocks at 1 (hand arithmetic)
+    assert (fit.fixed, fit.attention) == (10.0, 4.0)
+    assert (fit.cost, fit.cheapest, fit.dearest) == (31.0, 31.0, 116.0)
     with pytest.raises(ValueError, match='target'):
         fit_backbone_to_target(alpha, spec, table, 0.0, 0.1)
+
+
+def _one_block_table(block_costs):
+    """Block 1 has ``block_costs``; the other blocks cost 1 whatever the op
+    (no switch of theirs moves the cost); fixed 80, attentions free."""
+    from attnas_mmseg.search import CostTable
+    backbone = torch.ones(17, 6)
+    backbone[0] = torch.tensor(block_costs)
+    return CostTable(input_size=(8, 8), fixed=80.0, backbone=backbone,
+                     attention=torch.zeros(13), num_layers=2)
+
+
+def test_fit_never_switches_a_block_back():
+    """Issue 19: the greedy step used to take the cheapest-in-logit switch
+    past the window (block 1 op 6->1, 106 -> 96) and then come back
+    (op 1->2): one block switched twice, back and forth."""
+    from attnas_mmseg.search.derive import fit_backbone_to_target
+    table = _one_block_table([0.0, 1.0, 5.0, 5.0, 5.0, 10.0])
+    alpha = torch.full((17, 6), -5.0)
+    alpha[:, 5] = 0.0                 # argmax: op 6 (block 1 costs 10)
+    alpha[0, 0] = -0.001              # op 1: a near tie, 10 cheaper
+    spec = derive_arch(alpha, torch.zeros(2, 13), 4)
+    assert table.network_cost(spec) == 106.0      # 80 + 10 + 16 * 1
+    fit = fit_backbone_to_target(alpha, spec, table, 97.0, 0.005)
+    # 106 - 9 = 97: op 2 lands in the window in one switch, never past it
+    assert fit.reached and fit.cost == 97.0
+    assert [(m['block'], m['op_from'], m['op_to']) for m in fit.switches] \
+        == [(1, 6, 2)]
+    assert fit.switches[0]['logit_gap'] == pytest.approx(5.0)
+
+
+def test_fit_that_can_only_step_over_the_window_says_so():
+    from attnas_mmseg.search.derive import fit_backbone_to_target
+    table = _one_block_table([0.0] * 5 + [10.0])
+    alpha = torch.zeros(17, 6)
+    alpha[0, 5] = 1.0
+    spec = derive_arch(alpha, torch.zeros(2, 13), 4)
+    # 106 against 100 +- 1%: the only switch (-10) ends at 96, closer
+    fit = fit_backbone_to_target(alpha, spec, table, 100.0, 0.01)
+    assert not fit.reached and fit.cost == 96.0
+    assert [m['block'] for m in fit.switches] == [1]
+    assert (fit.cheapest, fit.dearest) == (96.0, 106.0)

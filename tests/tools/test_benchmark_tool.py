@@ -37,13 +37,16 @@ def _result(work_dir: Path) -> dict:
 ])
 def test_any_config_without_its_dataset(config, why, tmp_path, capsys):
     no_data = NO_DATA if why == 'test dataset is absent' else []
+    # by default BN folded and channels_last (prepare_for_inference)
     _tool().main([str(REPO / config), *FAST, '--work-dir', str(tmp_path),
-                  '--fuse-conv-bn', *no_data])
+                  *no_data])
     out = capsys.readouterr().out
     assert why in out
-    assert 'input: random 64x128' in out and 'BN folded' in out
+    assert 'input: random 64x128' in out
+    assert 'BN folded, channels_last' in out
     result = _result(tmp_path)
     assert result['fuse_conv_bn'] is True
+    assert result['memory_format'] == 'channels_last'
     assert result['average_fps'] > 0
     assert result['latency_ms'] == pytest.approx(
         1e3 / result['overall_fps_1'], rel=0.01)
@@ -55,20 +58,33 @@ def test_images_from_the_test_dataloader(tiny_cityscapes, tmp_path, capsys):
     _tool().main([str(config), '--device', 'cpu', '--total-iters', '6',
                   '--num-warmup', '1', '--repeat-times', '2',
                   '--log-interval', '5', '--work-dir', str(tmp_path),
+                  '--no-fuse', '--memory-format', 'contiguous',
                   '--cfg-options',
                   f'test_dataloader.dataset.data_root={tiny_cityscapes}'])
     out = capsys.readouterr().out
     # 4 val images, 6 iterations: the loader restarts
-    assert 'input: test_dataloader' in out and 'BN not folded' in out
+    assert 'input: test_dataloader' in out
+    assert 'BN not folded, contiguous' in out
     assert 'Done image [5  / 6]' in out
     result = _result(tmp_path)
     assert result['input'] == 'test_dataloader'
+    assert result['fuse_conv_bn'] is False
+    assert result['memory_format'] == 'contiguous'
     assert result['overall_fps_1'] > 0 and result['overall_fps_2'] > 0
     assert 'fps_variance' in result
 
 
+def test_mmseg_fuse_flag_is_accepted(tmp_path, capsys):
+    _tool().main([str(REPO / 'configs/attnas_s_cityscapes.py'), *FAST,
+                  '--work-dir', str(tmp_path), '--fuse-conv-bn', *NO_DATA])
+    assert 'BN folded' in capsys.readouterr().out
+
+
 def test_rejects_bad_arguments(tmp_path):
     tool = _tool()
+    with pytest.raises(SystemExit):
+        tool.main([str(REPO / 'configs/attnas_s_cityscapes.py'), *FAST,
+                   '--memory-format', 'nhwc'])
     with pytest.raises(SystemExit):
         tool.main([str(REPO / 'configs/attnas_s_cityscapes.py'),
                    '--total-iters', '2', '--num-warmup', '5'])

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from attnas_mmseg.search.latency import load_latency_table
+from attnas_mmseg.models import build_segmentor
+from attnas_mmseg.search.cost.latency_table import load_latency_table
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / 'configs/demo/attnas-search_demo_synthetic-cityscapes-'
@@ -47,7 +48,8 @@ def test_interrupted_build_continues(tmp_path, capsys):
     assert 'timed 0 entries now' in capsys.readouterr().out
     assert _entries(out) == done
 
-    table = load_latency_table(out, CONFIG, backend='torch', threads=1)
+    table = load_latency_table(out, build_segmentor(CONFIG, device='meta'),
+                               backend='torch', threads=1)
     assert table.unit == 'ms' and table.input_size == (32, 64)
     assert table.backbone.shape == (17, 6) and table.attention.shape == (13,)
     assert (table.backbone > 0).all() and (table.attention > 0).all()

@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from attnas_mmseg.search import ArchSpec
-from attnas_mmseg.search.random_arch import sample_archs, search_flops_table
+from attnas_mmseg.export.random_arch import sample_archs, search_flops_table
 
 from .._builders import segmentor_cfg
 
@@ -66,7 +66,7 @@ def test_writes_specs_in_window_and_trainable_configs(search_config,
 
     # the tool's draw is the library's for that seed and window
     table = search_flops_table(str(search_config))
-    assert sample_archs(3, seed=7, price=table.network_flops,
+    assert sample_archs(3, seed=7, price=table.network_cost,
                         window=(low * 1e9, high * 1e9)) == specs
     # existing files are not replaced
     before = (out / 'random_0' / 'arch.json').read_text()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from attnas_mmseg.search.arch_spec import ArchSpec
+from attnas_mmseg.search.space.arch_spec import ArchSpec
 from attnas_mmseg.visualization import (load_history, plot_evolution,
                                         plot_module)
 from attnas_mmseg.visualization.arch_plots import KIND_COLOURS

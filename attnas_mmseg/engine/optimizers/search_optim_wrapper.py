@@ -26,7 +26,7 @@ from mmengine.optim import (DefaultOptimWrapperConstructor, OptimWrapper,
 from mmseg.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                             OPTIMIZERS)
 
-from ...search.arch_params import arch_parameters, is_arch_param
+from ...search.space.arch_params import arch_parameters, is_arch_param
 
 WEIGHT, ARCH = 'weight', 'arch'
 
@@ -84,6 +84,19 @@ class AttNASOptimWrapperConstructor:
         if paramwise_cfg:
             raise ValueError('optim_wrapper: put paramwise_cfg inside '
                              f'optim_wrapper.{WEIGHT}')
+        for name in (WEIGHT, ARCH):
+            wrapper = optim_wrapper_cfg[name]
+            if not isinstance(wrapper, dict) or \
+                    not isinstance(wrapper.get('optimizer'), dict):
+                raise ValueError(
+                    f'optim_wrapper.{name}.optimizer: each wrapper needs its '
+                    'optimiser config, e.g. ' + (
+                        "dict(type='OptimWrapper', optimizer=dict(type='SGD', "
+                        "lr=0.01, momentum=0.9, weight_decay=5e-4))"
+                        if name == WEIGHT else
+                        "dict(type='OptimWrapper', optimizer=dict(type='Adam', "
+                        'lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3))')
+                    + f'; got {wrapper!r}')
         self.weight_cfg = dict(optim_wrapper_cfg[WEIGHT])
         self.arch_cfg = dict(optim_wrapper_cfg[ARCH])
 
@@ -124,3 +137,24 @@ class AttNASOptimWrapperConstructor:
         cfg.setdefault('type', 'OptimWrapper')
         return OPTIM_WRAPPERS.build(cfg, default_args=dict(
             optimizer=optimizer))
+
+
+def check_param_scheduler(scheduler_cfg) -> None:
+    """A search's ``param_scheduler`` must be keyed by optimiser name.
+
+    mmengine would apply an unkeyed scheduler to both optimisers (decaying the
+    arch lr too) and fails with a bare ``KeyError`` when a key is missing, so
+    ``tools/train.py`` calls this before the runner and the hook again at
+    ``before_train``.
+    """
+    if not scheduler_cfg:
+        return
+    keyed = isinstance(scheduler_cfg, dict) and 'type' not in scheduler_cfg
+    if not keyed or set(scheduler_cfg) != {WEIGHT, ARCH}:
+        raise ValueError(
+            f'param_scheduler: key it by optimiser name, one key per '
+            f'optimiser ({WEIGHT!r}, {ARCH!r}), e.g. '
+            'dict(weight=[dict(type="PolyLR", ...)], arch=[]); an unkeyed '
+            'scheduler would also decay the arch optimiser; got '
+            + (f'keys {sorted(scheduler_cfg)}' if keyed else
+               repr(scheduler_cfg)))

@@ -1,5 +1,6 @@
 """The AttNAS backbone search space: MobileNetV2 with a choice per block (§3.2).
 """
+import numbers
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -11,16 +12,18 @@ from mmseg.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...ops.inverted_residual import InvertedResidual
-from ...search.arch_spec import ArchSpec
-from ...search.candidates import (DEFAULT_OP_ORDER, NUM_BLOCKS, NUM_OPS,
-                                  backbone_ops)
-from ...search.mixed_op import MixedOp
-from ...search.search_modes import (block_weights, check_search_mode,
-                                    check_tau)
+from ...search.space.arch_spec import ArchSpec
+from ...search.space.candidates import (DEFAULT_OP_ORDER, NUM_BLOCKS,
+                                        backbone_ops)
+from ...search.space.extra_candidates import ExtraCandidates, build_extra_op
+from ...search.space.mixed_op import MixedOp
+from ...search.space.search_modes import (DEFAULT_SEARCH_MODE, StepStateMixin,
+                                          block_weights, check_search_mode,
+                                          check_tau)
 
 
 @MODELS.register_module()
-class SearchableMobileNetV2(BaseModule):
+class SearchableMobileNetV2(StepStateMixin, BaseModule):
     """MobileNetV2 whose 17 inverted-residual blocks each choose one of six ops.
 
     Op ``j`` (1-6, the paper's ``mv2(...)`` notation) of a block is an inverted
@@ -38,16 +41,21 @@ class SearchableMobileNetV2(BaseModule):
       ``search_mode='gumbel'`` each block instead runs one op sampled from
       ``softmax(alpha[i])`` (straight-through gradient; the argmax op in eval
       mode); ``'proxyless'`` runs one drawn op in the weight step and two in
-      the arch step; see :mod:`attnas_mmseg.search.search_modes`.
+      the arch step; see :mod:`attnas_mmseg.search.space.search_modes`.
     * **Fixed mode** (``arch`` = 17 op indices, an ``'mv2(...)'`` string or an
       :class:`ArchSpec`): only the chosen op of each block is built; no
       ``alpha``, no mixture overhead.
+    * **User ops** (``extra_ops``): ops 7, 8, ... of every block, built
+      through MMSeg's ``MODELS`` from a config
+      (:mod:`attnas_mmseg.search.space.extra_candidates`); ``alpha`` is then
+      (17, 6 + their number).
 
     Args:
         arch: None to search, or the derived op index of each block.
         search_mode: 'darts' (Eq. 1, the default), 'gumbel' or 'proxyless'
             (sampled paths).
-        tau: Gumbel-softmax temperature ('gumbel'; the hook may anneal it).
+        tau: Gumbel-softmax temperature ('gumbel'; a search may anneal it
+            through :meth:`set_step_state`).
         op_order: Key of ``BACKBONE_OP_ORDERS``: the op-index order.
         widen_factor: Width multiplier, as in MobileNetV2.
         strides: Stride of the first block of each of the 7 stages.
@@ -57,6 +65,9 @@ class SearchableMobileNetV2(BaseModule):
         conv_cfg / norm_cfg / act_cfg: Layer configs (ReLU6 as MobileNetV2).
         norm_eval: Keep BN layers in eval mode while training.
         with_cp: Gradient checkpointing inside each op.
+        extra_ops: Registry configs of user ops 7, 8, ... (each built for
+            every block given its in/out channels, stride, dilation and the
+            layer configs).
         init_cfg: Initialisation (default: Kaiming convs, unit BN).
     """
 
@@ -66,7 +77,7 @@ class SearchableMobileNetV2(BaseModule):
 
     def __init__(self,
                  arch: Union[None, str, Sequence[int], ArchSpec] = None,
-                 search_mode: str = 'darts',
+                 search_mode: str = DEFAULT_SEARCH_MODE,
                  tau: float = 1.0,
                  op_order: str = DEFAULT_OP_ORDER,
                  widen_factor: float = 1.,
@@ -79,6 +90,7 @@ class SearchableMobileNetV2(BaseModule):
                  act_cfg: dict = dict(type='ReLU6'),
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 extra_ops: Sequence[dict] = (),
                  init_cfg=None) -> None:
         if init_cfg is None:
             init_cfg = [
@@ -87,6 +99,11 @@ class SearchableMobileNetV2(BaseModule):
             ]
         super().__init__(init_cfg)
         num_stages = len(self.arch_settings)
+        if isinstance(widen_factor, bool) or \
+                not isinstance(widen_factor, numbers.Real) or \
+                not 0 < widen_factor < float('inf'):
+            raise ValueError('widen_factor must be a finite number > 0, got '
+                             f'{widen_factor!r}')
         if len(strides) != num_stages or len(dilations) != num_stages:
             raise ValueError(f'strides and dilations need {num_stages} '
                              f'entries, got {strides} and {dilations}')
@@ -99,6 +116,7 @@ class SearchableMobileNetV2(BaseModule):
                              f', got {frozen_stages}')
         self.ops = backbone_ops(op_order)
         self.op_order = op_order
+        self.extra = ExtraCandidates(ops=extra_ops)
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -108,7 +126,7 @@ class SearchableMobileNetV2(BaseModule):
         self.searching = self.arch is None
         self.search_mode = check_search_mode(search_mode)
         self.tau = check_tau(tau)
-        self.arch_pass = False   # set by search_modes.arch_pass
+        self.arch_pass = False   # set through set_step_state
 
         stem_channels = make_divisible(32 * widen_factor, 8)
         self.conv1 = ConvModule(3, stem_channels, 3, stride=2, padding=1,
@@ -136,7 +154,7 @@ class SearchableMobileNetV2(BaseModule):
                 if self.searching:
                     blocks.append(
                         MixedOp(self.make_op(block, j)
-                                for j in range(1, NUM_OPS + 1)))
+                                for j in range(1, self.num_ops + 1)))
                 else:
                     blocks.append(self.make_op(block, self.arch[block]))
                 block += 1
@@ -144,26 +162,48 @@ class SearchableMobileNetV2(BaseModule):
             self.layers.append(f'layer{stage + 1}')
         if self.searching:
             # DARTS' initialisation: small noise around uniform weights.
-            self.alpha = nn.Parameter(1e-3 * torch.randn(NUM_BLOCKS, NUM_OPS))
+            self.alpha = nn.Parameter(
+                1e-3 * torch.randn(NUM_BLOCKS, self.num_ops))
 
-    @staticmethod
-    def _parse_arch(arch) -> Optional[tuple]:
+    @property
+    def num_ops(self) -> int:
+        """Ops of every block: the paper's six and the user's."""
+        return self.extra.num_ops
+
+    @property
+    def extra_ops(self) -> tuple:
+        """The user ops' configs (ops 7, ...)."""
+        return self.extra.ops
+
+    def _parse_arch(self, arch) -> Optional[tuple]:
         if arch is None:
             return None
         if isinstance(arch, str):
-            return ArchSpec.parse_backbone(arch)
+            return ArchSpec.parse_backbone(arch, self.num_ops)
         if isinstance(arch, ArchSpec):
             if arch.backbone is None:
                 raise ValueError('arch: the ArchSpec has no backbone code')
-            return arch.backbone
-        return ArchSpec.check_backbone(arch)
+            if arch.extra.ops and arch.extra.ops != self.extra.ops:
+                raise ValueError(
+                    'arch: the ArchSpec\'s user ops '
+                    f'{list(arch.extra.ops)} are not this backbone\'s '
+                    f'extra_ops {list(self.extra.ops)} (apply_arch fills '
+                    'them in)')
+            return ArchSpec.check_backbone(arch.backbone, self.num_ops)
+        return ArchSpec.check_backbone(arch, self.num_ops)
 
-    def make_op(self, block: int, op: int) -> InvertedResidual:
-        """A fresh op ``op`` (1-6) of block ``block`` (0-16)."""
-        if not 1 <= op <= NUM_OPS:
-            raise ValueError(f'op must be in 1..{NUM_OPS}, got {op}')
+    def make_op(self, block: int, op: int) -> nn.Module:
+        """A fresh op ``op`` (1-6, or 7... for a user op) of block ``block``
+        (0-16)."""
+        if not 1 <= op <= self.num_ops:
+            raise ValueError(f'op must be in 1..{self.num_ops}, got {op}')
         in_channels, out_channels, stride, dilation = \
             self.block_settings[block]
+        cfg = self.extra.op_cfg(op)
+        if cfg is not None:
+            return build_extra_op(
+                cfg, in_channels, out_channels, stride, dilation,
+                **{k: v for k, v in self.layer_cfg.items() if k != 'with_cp'})
         kernel, expansion = self.ops[op - 1]
         return InvertedResidual(in_channels, out_channels, stride, expansion,
                                 kernel_size=kernel, dilation=dilation,

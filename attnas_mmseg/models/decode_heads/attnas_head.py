@@ -1,4 +1,5 @@
 """The AttNAS attention head (§3.2, Eq. 2, Table 1) as an MMSeg decode head."""
+import numbers
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -7,8 +8,10 @@ from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
-from ...search.arch_spec import ArchSpec
-from ...search.attention_space import AttentionLayers
+from ...search.space.arch_spec import ArchSpec
+from ...search.space.attention_space import AttentionLayers
+from ...search.space.extra_candidates import ExtraCandidates
+from ...search.space.search_modes import DEFAULT_SEARCH_MODE
 
 
 @MODELS.register_module()
@@ -21,6 +24,10 @@ class AttNASHead(BaseDecodeHead):
       lists, an ``'AttSet1(..)+AttSet2(..)'`` string, an :class:`ArchSpec` or a
       path to its JSON). Attentions of one layer run in parallel and are
       combined by ``combine``; an empty layer passes its input through.
+    * **User attentions** (``extra_attentions``): Att14, Att15, ... of every
+      layer, built through MMSeg's ``MODELS`` from a config
+      (:mod:`attnas_mmseg.search.space.extra_candidates`); ``beta`` is then
+      (L, 13 + their number).
 
     Widths: the attention layers work at ``attention_channels`` (default
     ``in_channels``; a 1x1 conv-BN-ReLU projects the backbone feature if they
@@ -38,12 +45,15 @@ class AttNASHead(BaseDecodeHead):
         sa_projection: Learned query/key/value projections in Att11/Att12
             (default False, as Table 1-2 support).
         search_mode: 'darts' (Eq. 2, the default), 'gumbel' or 'proxyless'
-            (sampled cells, :mod:`attnas_mmseg.search.search_modes`).
+            (sampled cells, :mod:`attnas_mmseg.search.space.search_modes`).
         sample_topk: Cells sampled per step in the sampled modes (default 4,
             the derived head's top-k).
         tau: Gumbel-softmax temperature ('gumbel').
+        extra_attentions: Registry configs of user attentions Att14, ...
+            (each built for every layer given the width and layer configs).
         **kwargs: ``BaseDecodeHead``'s arguments (in_channels, channels,
-            num_classes, in_index, norm_cfg, align_corners, losses, ...).
+            num_classes (an int >= 1), in_index, norm_cfg, align_corners,
+            losses, ...).
     """
 
     def __init__(self,
@@ -53,13 +63,32 @@ class AttNASHead(BaseDecodeHead):
                  combine: str = 'sum',
                  attention_channels: Optional[int] = None,
                  sa_projection: bool = False,
-                 search_mode: str = 'darts',
+                 search_mode: str = DEFAULT_SEARCH_MODE,
                  sample_topk: int = 4,
                  tau: float = 1.0,
+                 extra_attentions: Sequence[dict] = (),
                  **kwargs) -> None:
+        num_classes = kwargs.get('num_classes')
+        # BaseDecodeHead would build a conv with 0 or -1 outputs (issue 19)
+        if 'num_classes' in kwargs and (
+                isinstance(num_classes, bool) or
+                not isinstance(num_classes, numbers.Integral) or
+                num_classes < 1):
+            raise ValueError('num_classes must be an int >= 1 (the classes '
+                             'of the dataset), got '
+                             f'{num_classes!r}')
         super().__init__(**kwargs)
+        extra = ExtraCandidates(attentions=extra_attentions)
         if arch is not None:
-            arch = ArchSpec.coerce(arch).attention
+            spec = ArchSpec.coerce(arch, extra)
+            if spec.extra.attentions and \
+                    spec.extra.attentions != extra.attentions:
+                raise ValueError(
+                    'arch: the ArchSpec\'s user attentions '
+                    f'{list(spec.extra.attentions)} are not this head\'s '
+                    f'extra_attentions {list(extra.attentions)} (apply_arch '
+                    'fills them in)')
+            arch = spec.attention
         width = attention_channels or self.in_channels
         self.in_proj: Optional[nn.Module] = None
         if self.in_channels != width:
@@ -70,7 +99,8 @@ class AttNASHead(BaseDecodeHead):
         self.attention = AttentionLayers(
             width, num_layers=num_layers, arch=arch, combine=combine,
             sa_projection=sa_projection, search_mode=search_mode,
-            sample_topk=sample_topk, tau=tau, conv_cfg=self.conv_cfg,
+            sample_topk=sample_topk, tau=tau,
+            extra_attentions=extra.attentions, conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
             align_corners=self.align_corners)
         self.bottleneck: Optional[nn.Module] = None
@@ -83,6 +113,25 @@ class AttNASHead(BaseDecodeHead):
     @property
     def searching(self) -> bool:
         return self.attention.searching
+
+    @property
+    def search_mode(self) -> str:
+        return self.attention.search_mode
+
+    @property
+    def extra_attentions(self) -> tuple:
+        """The user attentions' configs (Att14, ...)."""
+        return self.attention.extra_attentions
+
+    @property
+    def sample_topk(self) -> int:
+        """Cells sampled per step in the sampled modes."""
+        return self.attention.sample_topk
+
+    def set_step_state(self, tau: Optional[float] = None,
+                       arch_pass: Optional[bool] = None) -> None:
+        """The attention layers' :meth:`AttentionLayers.set_step_state`."""
+        self.attention.set_step_state(tau, arch_pass)
 
     def arch_parameters(self) -> List[nn.Parameter]:
         return [self.attention.beta] if self.searching else []
