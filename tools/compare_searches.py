@@ -21,10 +21,10 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from attnas_mmseg.export import agreement_summary  # noqa: E402
 from attnas_mmseg.search import ArchSpec, derive_arch  # noqa: E402
 from attnas_mmseg.search.confidence import (  # noqa: E402
-    agreement_summary, attention_confidence, backbone_confidence,
-    noise_sigma_from_checkpoint)
+    attention_confidence, backbone_confidence, noise_sigma_from_checkpoint)
 
 
 def parse_args(argv=None):

@@ -16,14 +16,16 @@ from .space.candidates import (ATTENTION_CANDIDATES, BACKBONE_OP_ORDERS,
                                NUM_ATTENTIONS, NUM_BLOCKS, NUM_OPS,
                                build_attention, get_attention,
                                search_space_size)
+from .space.extra_candidates import ExtraCandidates
 from .space.mixed_op import MixedOp
 from .space.search_modes import DEFAULT_SEARCH_MODE, SEARCH_MODES
 
 __all__ = [
     'ARCH_PARAM_NAMES', 'ATTENTION_CANDIDATES', 'ArchSpec', 'AttentionLayers',
     'BACKBONE_OP_ORDERS', 'COST_LOSS_MODES', 'CostTable',
-    'DEFAULT_SEARCH_MODE', 'FLOPS_PER_G', 'MixedOp', 'NUM_ATTENTIONS',
-    'NUM_BLOCKS', 'NUM_OPS', 'PRICINGS', 'SEARCH_MODES', 'SearchSettings',
+    'DEFAULT_SEARCH_MODE', 'ExtraCandidates', 'FLOPS_PER_G', 'MixedOp',
+    'NUM_ATTENTIONS', 'NUM_BLOCKS', 'NUM_OPS', 'PRICINGS', 'SEARCH_MODES',
+    'SearchSettings',
     'arch_parameters', 'attention_confidence', 'attention_weights',
     'backbone_confidence', 'build_attention', 'build_flops_table',
     'confidence_record', 'confidence_table', 'cost_loss',

@@ -25,7 +25,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from ..space.candidates import NUM_ATTENTIONS, NUM_OPS
 from .cost_table import CostTable
 from .latency_parts import LatencyPart, latency_parts
 
@@ -201,9 +200,10 @@ def load_latency_table(lut_path: Union[str, Path],
     backbone = attention = None
     if any(p.role == 'backbone' for p, _ in priced):
         backbone = torch.zeros(len(segmentor.backbone.block_settings),
-                               NUM_OPS)
+                               segmentor.backbone.num_ops)
     if any(p.role == 'attention' for p, _ in priced):
-        attention = torch.zeros(NUM_ATTENTIONS)
+        attention = torch.zeros(
+            segmentor.decode_head.attention.num_candidates)
     for part, ms in priced:
         if part.role == 'backbone':
             backbone[part.index[0], part.index[1] - 1] = ms

@@ -1,0 +1,366 @@
+"""Does the search find what is known to be right? Planted signals (issue 16).
+
+    python benchmarks/planted_signal.py
+        [--tasks harmful needed] [--modes darts gumbel proxyless]
+        [--seeds 0 1 2 3 4] [--stages data premise search]
+        [--premise-seeds 0 1] [--premise-epochs 30]
+        [--epochs E] [--warmup-epochs W] [--num-train 96] [--num-val 32]
+        [--data-seed 0] [--threads 2] [--options KEY=VALUE ...]
+        [--work-dir work_dirs/planted_signal]
+        [--results-dir docs/results/planted] [--smoke]
+
+Two tasks whose right architecture is known (``attnas_mmseg/datasets/
+planted.py``), searched in the AttNAS space with a noise candidate added to
+both tables (op 7 of every block, Att14 of every layer; ``configs/planted/``,
+no cost term, plain argmax derivation):
+
+* ``harmful``: the demo's data; the noise candidates are never right.
+* ``needed``: every label depends on an image-level cue only global pooling
+  sees from the head's feature; the right head holds Att13 (SE).
+
+Stages (benchmarks/_stages.py: a finished stage is skipped, an interrupted
+training resumes from its last checkpoint, so re-running the same command
+continues; the tools' output goes to ``WORK_DIR/run.log``):
+
+1. ``data``: each task's set, ``--num-train``/``--num-val`` images of 64x128
+   (seed ``--data-seed``), in ``WORK_DIR/data/<task>``.
+2. ``premise``: the tasks' claims measured on standalone networks (the
+   standard MobileNetV2 code, ``mv2(1,3,...,3)``, one attention layer), each
+   retrained for ``--premise-epochs`` with every seed of ``--premise-seeds``
+   and tested on the val split (``tools/train.py``, ``tools/test.py``):
+   needed: ``AttSet1(6,13)`` (with the needed Att13) vs ``AttSet1(6)``;
+   harmful: ``AttSet1(6)`` vs the same with the noise op in block 9 vs the
+   same with the noise attention beside Att6. The premise holds when each
+   gap is >= 10 mIoU.
+3. ``search``: per task, mode (``--modes``) and seed (``--seeds``) a search
+   (``tools/train.py`` on the task's config, ``--epochs`` epochs of which
+   ``--warmup-epochs`` warm-up; default the config's 10 and 4, the demo's),
+   its derivation (``tools/derive_arch.py``) and what it says: the noise
+   op's alpha rank in every block (1 = first, 7 = last) and its gap below
+   the next op in units of the noise null's sigma
+   (``attnas_mmseg/search/confidence.py``), the noise attention's beta rank
+   in each layer and among all cells, whether Att13 is in the derived top-k
+   and its margin to the cut, wall time.
+4. ``report``: ``results.json`` and ``results.md``
+   (``benchmarks/planted_report.py``) in ``--results-dir``.
+
+``--smoke`` runs the chain at a toy size (8/4 images, 2 epochs, 1 premise
+epoch; minutes) and refuses to write under docs/results.
+"""
+import argparse
+import logging
+import os.path as osp
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+import _tools as tools  # noqa: E402
+import planted_report  # noqa: E402
+from _common import environment  # noqa: E402
+from _stages import StageRunner, thread_env, write_json  # noqa: E402
+
+from attnas_mmseg.search.space.candidates import (  # noqa: E402
+    NUM_ATTENTIONS, NUM_OPS)
+from attnas_mmseg.search.space.search_modes import SEARCH_MODES  # noqa: E402
+
+SCRIPT = 'planted_signal'
+TASKS = ('harmful', 'needed')
+STAGES = ('data', 'premise', 'search')
+CONFIG = ('configs/planted/attnas-search_planted-{}_synthetic-cityscapes-'
+          '64x128.py')
+#: The standard MobileNetV2 (expansion 1 in block 1, 6 after, kernel 3)
+#: under the kernel_major op order: the premise networks' backbone.
+STANDARD_MV2 = (1, ) + (3, ) * 16
+#: The block (1-based) holding the noise op in the harmful premise: the
+#: second block of stage 4, a residual block in the middle of the network.
+NOISE_BLOCK = 9
+#: (name, backbone code, attention layers) of the premise networks; 7 and 14
+#: are the noise op and attention (configs/planted/: the first user
+#: candidates), 13 the needed attention.
+PREMISE_ARMS = {
+    'needed': (('with', STANDARD_MV2, ((6, 13), )),
+               ('without', STANDARD_MV2, ((6, ), ))),
+    'harmful': (('clean', STANDARD_MV2, ((6, ), )),
+                ('noise_op', STANDARD_MV2[:NOISE_BLOCK - 1] + (7, ) +
+                 STANDARD_MV2[NOISE_BLOCK:], ((6, ), )),
+                ('noise_attention', STANDARD_MV2, ((6, 14), ))),
+}
+#: The premise's required gap in mIoU points (issue 16).
+PREMISE_GAP = 10.0
+SMOKE = dict(num_train=8, num_val=4, epochs=2, warmup_epochs=1,
+             premise_epochs=1)
+
+log = logging.getLogger(SCRIPT)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n\n', 2)[2])
+    parser.add_argument('--tasks', nargs='+', choices=TASKS,
+                        default=list(TASKS))
+    parser.add_argument('--modes', nargs='+', choices=SEARCH_MODES,
+                        default=list(SEARCH_MODES))
+    parser.add_argument('--seeds', nargs='+', type=int,
+                        default=[0, 1, 2, 3, 4], help='search seeds')
+    parser.add_argument('--stages', nargs='+', choices=STAGES,
+                        default=list(STAGES),
+                        help='stages to run (the report always follows)')
+    parser.add_argument('--premise-seeds', nargs='+', type=int,
+                        default=[0, 1], help='seeds of each premise network')
+    parser.add_argument('--premise-epochs', type=int, default=30,
+                        help='retrain epochs of a premise network')
+    parser.add_argument('--epochs', type=int, default=None,
+                        help="search epochs (default: the config's, 10)")
+    parser.add_argument('--warmup-epochs', type=int, default=None,
+                        help="warm-up epochs (default: the config's, 4)")
+    parser.add_argument('--num-train', type=int, default=96,
+                        help='train images of each task (a search splits '
+                        'them half weights, half arch)')
+    parser.add_argument('--num-val', type=int, default=32,
+                        help='val images (the premise networks\' test)')
+    parser.add_argument('--data-seed', type=int, default=0,
+                        help='seed of the generated data')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='intra-op threads of every tool run')
+    parser.add_argument('--options', nargs='+', default=[],
+                        metavar='KEY=VALUE',
+                        help='extra --cfg-options of every search')
+    parser.add_argument('--work-dir', default='work_dirs/planted_signal',
+                        help='data, runs, logs and stage markers (resume: '
+                        'the same command again)')
+    parser.add_argument('--results-dir', default='docs/results/planted')
+    parser.add_argument('--smoke', action='store_true',
+                        help='a toy size end to end (%s)' % ', '.join(
+                            f'{k}={v}' for k, v in SMOKE.items()))
+    args = parser.parse_args(argv)
+    if args.smoke:
+        for key, value in SMOKE.items():
+            setattr(args, key, value)
+    for key in ('premise_epochs', 'num_train', 'threads'):
+        if getattr(args, key) < 1:
+            parser.error(f'--{key.replace("_", "-")} must be >= 1')
+    if (args.epochs is None) != (args.warmup_epochs is None):
+        parser.error('--epochs and --warmup-epochs go together')
+    if args.epochs is not None and not 0 <= args.warmup_epochs < args.epochs:
+        parser.error('--warmup-epochs must be in 0..--epochs - 1')
+    args.work_dir = osp.abspath(args.work_dir)
+    args.results_dir = osp.abspath(args.results_dir)
+    if args.smoke and args.results_dir.startswith(
+            osp.join(REPO, 'docs', 'results')):
+        parser.error('--smoke: give a --results-dir outside docs/results')
+    return args
+
+
+def result_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """The options a work dir's results depend on (benchmarks/_stages.py)."""
+    return {k: getattr(args, k) for k in (
+        'num_train', 'num_val', 'data_seed', 'epochs', 'warmup_epochs',
+        'premise_epochs', 'options')}
+
+
+# ------------------------------------------------------------------ stages
+def stage_data(st: StageRunner, args, task: str) -> Dict[str, Any]:
+    from attnas_mmseg.datasets.planted import generate_planted
+
+    def run():
+        root = generate_planted(task, st.path('data', task), args.num_train,
+                                args.num_val, seed=args.data_seed)
+        return dict(task=task, data_root=str(root))
+
+    return st.stage(f'data/{task}', run)
+
+
+def data_options(root: str, search: bool) -> List[str]:
+    if search:
+        return [f'{k}.dataset.dataset.data_root={root}'
+                for k in ('train_dataloader', 'arch_dataloader')]
+    return [f'{k}.dataset.data_root={root}'
+            for k in ('train_dataloader', 'val_dataloader',
+                      'test_dataloader')]
+
+
+def stage_premise(st: StageRunner, args, task: str, root: str,
+                  name: str, backbone, attention, seed: int) -> Dict:
+    from attnas_mmseg.export import write_derived
+    from attnas_mmseg.search import ArchSpec
+    from attnas_mmseg.search.space.extra_candidates import ExtraCandidates
+    from mmengine.config import Config
+    config = CONFIG.format(task)
+    run_name = f'premise/{task}/{name}-s{seed}'
+    epochs = args.premise_epochs
+
+    def run():
+        extra = ExtraCandidates.from_model_cfg(
+            Config.fromfile(osp.join(REPO, config)).model)
+        out = st.path(run_name)
+        spec = write_derived(ArchSpec(attention, backbone, extra=extra),
+                             osp.join(REPO, config), out, (64, 128), True,
+                             origin=f'{SCRIPT}: premise network {name}')
+        opts = data_options(root, search=False) + [
+            f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
+            f'train_cfg.val_interval={epochs}',
+            f'param_scheduler.0.end={epochs}',
+            'default_hooks.checkpoint.interval=1']
+        found = tools.retrain_and_test(st, osp.join(out, 'retrain.py'), out,
+                                       opts, epochs)
+        return dict(task=task, arm=name, seed=seed, arch=str(spec),
+                    miou=float(found['metrics']['mIoU']),
+                    minutes=tools.train_minutes(osp.join(out, 'train')))
+
+    return st.stage(run_name, run)
+
+
+def stage_search(st: StageRunner, args, task: str, root: str, mode: str,
+                 seed: int) -> Dict[str, Any]:
+    from attnas_mmseg.utils.search_schedule import search_schedule_options
+    config = CONFIG.format(task)
+    run_name = f'search/{task}/{mode}-s{seed}'
+
+    def run():
+        from mmengine.config import Config
+        cfg = Config.fromfile(osp.join(REPO, config))
+        epochs = args.epochs or cfg.train_cfg.max_epochs
+        opts = data_options(root, search=True) + [
+            f'randomness.seed={seed}', f'model.backbone.search_mode={mode}',
+            f'model.decode_head.search_mode={mode}',
+            'default_hooks.checkpoint.interval=1']
+        if args.epochs is not None:
+            opts += search_schedule_options(osp.join(REPO, config),
+                                            args.epochs, args.warmup_epochs)
+        if mode != 'darts':  # unsampled candidates get no gradient
+            opts.append('find_unused_parameters=True')
+        opts += list(args.options)
+        found = tools.search(st, config, st.path(run_name, 'search'), opts,
+                             epochs)
+        derived = tools.derive(st, config, found['checkpoint'],
+                               st.path(run_name, 'derived'))
+        return dict(task=task, mode=mode, seed=seed, epochs=epochs,
+                    minutes=found['minutes'], **derived,
+                    **measure(config, found['checkpoint'],
+                              derived['arch_file']))
+
+    return st.stage(run_name, run)
+
+
+# ------------------------------------------------------------- measuring
+def rank_of(values: List[float], index: int) -> int:
+    """1 + how many entries are strictly greater than ``values[index]``
+    (1: first; ties do not push it down)."""
+    return 1 + sum(v > values[index] for i, v in enumerate(values)
+                   if i != index)
+
+
+def measure(config: str, checkpoint: str, arch_file: str) -> Dict[str, Any]:
+    """Where the planted candidates ended in a search's alpha/beta."""
+    from attnas_mmseg.datasets.planted import NEEDED_ATTENTION
+    from attnas_mmseg.export import load_search_checkpoint
+    from attnas_mmseg.search import ArchSpec
+    from attnas_mmseg.search.confidence import (gap_quantile,
+                                                noise_sigma_from_checkpoint)
+    from attnas_mmseg.search.space.extra_candidates import ExtraCandidates
+    from mmengine.config import Config
+    extra = ExtraCandidates.from_model_cfg(
+        Config.fromfile(osp.join(REPO, config)).model)
+    ckpt, alpha, beta = load_search_checkpoint(checkpoint, extra)
+    spec = ArchSpec.load(arch_file)
+    sigma = noise_sigma_from_checkpoint(ckpt)
+    topk = int(spec.meta.get('topk', 4))
+    # the first NoiseOp / NoiseAttention among the user candidates
+    noise_op = NUM_OPS + 1 + [c['type'] for c in extra.ops].index('NoiseOp')
+    noise_att = NUM_ATTENTIONS + 1 + [
+        c['type'] for c in extra.attentions].index('NoiseAttention')
+    a, b = alpha.double(), beta.double()
+    per_layer = b.shape[1]
+    flat = b.flatten().tolist()
+    order = sorted(flat, reverse=True)
+    cut = (order[topk - 1], order[topk]) if topk < len(order) else None
+
+    op_ranks, op_gaps = [], []
+    for row in a.tolist():
+        op_ranks.append(rank_of(row, noise_op - 1))
+        others = row[:noise_op - 1] + row[noise_op:]
+        op_gaps.append((min(others) - row[noise_op - 1]) / sigma)
+    att_cells = [layer * per_layer + noise_att - 1
+                 for layer in range(b.shape[0])]
+    needed_cells = [layer * per_layer + NEEDED_ATTENTION - 1
+                    for layer in range(b.shape[0])]
+    best_needed = max(needed_cells, key=lambda c: flat[c])
+    needed_derived = any(NEEDED_ATTENTION in ids for ids in spec.attention)
+    needed_gap = None if cut is None else (
+        flat[best_needed] - (cut[1] if needed_derived else cut[0])) / sigma
+    q_last = gap_quantile(alpha.shape[1], alpha.shape[1] - 1)
+    q_cut = gap_quantile(len(flat), topk) if cut is not None else None
+    return dict(
+        sigma=sigma, topk=topk,
+        arch_steps=int(ckpt['arch_update_hook']['arch_steps']),
+        noise_op=noise_op, noise_op_ranks=op_ranks,
+        noise_op_last=sum(r == alpha.shape[1] for r in op_ranks),
+        noise_op_gap_sigma=op_gaps,
+        noise_op_clear=sum(g > q_last for g in op_gaps),
+        noise_op_derived=sum(op == noise_op for op in spec.backbone),
+        noise_attention=noise_att,
+        noise_attention_ranks=[rank_of(b[layer].tolist(), noise_att - 1)
+                               for layer in range(b.shape[0])],
+        noise_attention_cell_ranks=[rank_of(flat, c) for c in att_cells],
+        noise_attention_derived=any(noise_att in ids
+                                    for ids in spec.attention),
+        noise_attention_gap_sigma=None if cut is None else
+        (cut[0] - max(flat[c] for c in att_cells)) / sigma,
+        needed_attention=NEEDED_ATTENTION, needed_derived=needed_derived,
+        needed_cell_rank=rank_of(flat, best_needed),
+        needed_gap_sigma=needed_gap,
+        needed_clear=bool(needed_derived and needed_gap is not None
+                          and needed_gap > q_cut),
+        num_ops=alpha.shape[1], num_cells=len(flat))
+
+
+# ------------------------------------------------------------------- main
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    args = parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
+    st = StageRunner(args.work_dir, result_options(args), SCRIPT,
+                     log_path=osp.join(args.work_dir, 'run.log'),
+                     env=thread_env(args.threads))
+    start = time.time()
+    premise, runs = [], []
+    for task in args.tasks:
+        root = stage_data(st, args, task)['data_root']
+        if 'premise' in args.stages:
+            for name, backbone, attention in PREMISE_ARMS[task]:
+                for seed in args.premise_seeds:
+                    premise.append(stage_premise(st, args, task, root, name,
+                                                 backbone, attention, seed))
+                    log.info('premise %s %s s%d: mIoU %.2f', task, name,
+                             seed, premise[-1]['miou'])
+        if 'search' in args.stages:
+            for mode in args.modes:
+                for seed in args.seeds:
+                    run = stage_search(st, args, task, root, mode, seed)
+                    log.info('%s %s s%d: %s; noise op last in %d/17 '
+                             'blocks, Att%d derived: %s', task, mode, seed,
+                             run['arch'], run['noise_op_last'],
+                             run['needed_attention'], run['needed_derived'])
+                    runs.append(run)
+    results = dict(
+        argv=argv, options=result_options(args), threads=args.threads,
+        environment=environment(args.threads, 'cpu'),
+        premise=planted_report.premise_summary(premise, PREMISE_GAP),
+        premise_runs=premise, runs=runs,
+        summary=planted_report.search_summary(runs))
+    write_json(osp.join(args.results_dir, 'results.json'), results)
+    with open(osp.join(args.results_dir, 'results.md'), 'w') as f:
+        f.write(planted_report.render(results))
+    log.info('total %.1f min; wrote %s', (time.time() - start) / 60,
+             args.results_dir)
+    return results
+
+
+if __name__ == '__main__':
+    main()

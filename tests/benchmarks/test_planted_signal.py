@@ -1,0 +1,102 @@
+"""benchmarks/planted_signal.py's options, measurements and report (the
+experiment itself is long; --smoke runs the real tools)."""
+import pytest
+import torch
+
+from attnas_mmseg.search import ArchSpec
+from attnas_mmseg.search.space.extra_candidates import ExtraCandidates
+
+from .test_benchmark_scripts import REPO, _script
+
+planted = _script('planted_signal')
+report = _script('planted_report')
+NOISE = ExtraCandidates([dict(type='NoiseOp')],
+                        [dict(type='NoiseAttention')])
+
+
+def test_defaults_and_checks(capsys):
+    args = planted.parse_args([])
+    assert args.modes == ['darts', 'gumbel', 'proxyless']
+    assert args.seeds == [0, 1, 2, 3, 4] and args.premise_seeds == [0, 1]
+    assert args.results_dir == str(REPO / 'docs' / 'results' / 'planted')
+    for argv, message in ((['--epochs', '3'], 'go together'),
+                          (['--epochs', '3', '--warmup-epochs', '3'],
+                           'warmup-epochs must be in'),
+                          (['--smoke'], 'outside docs/results')):
+        with pytest.raises(SystemExit):
+            planted.parse_args(argv)
+        assert message in capsys.readouterr().err
+    smoke = planted.parse_args(['--smoke', '--results-dir', '/tmp/x'])
+    assert (smoke.num_train, smoke.epochs) == (8, 2)
+
+
+def test_premise_networks_differ_only_where_claimed():
+    arms = {name: (bb, att) for task in planted.PREMISE_ARMS.values()
+            for name, bb, att in task}
+    assert arms['with'][1] == ((6, 13), ) and arms['without'][1] == ((6, ), )
+    clean, noisy = arms['clean'][0], arms['noise_op'][0]
+    assert [i + 1 for i, (a, b) in enumerate(zip(clean, noisy)) if a != b] \
+        == [planted.NOISE_BLOCK] and noisy[planted.NOISE_BLOCK - 1] == 7
+    for bb, att in arms.values():   # every arm is a network of the space
+        ArchSpec(attention=att, backbone=bb, extra=NOISE)
+
+
+def test_rank_of_counts_strictly_greater():
+    assert planted.rank_of([3.0, 1.0, 2.0], 1) == 3
+    assert planted.rank_of([1.0, 1.0, 0.0], 0) == 1   # a tie is not below
+
+
+def test_measure_reads_ranks_gaps_and_the_needed_attention(tmp_path):
+    alpha = torch.arange(7.0).repeat(17, 1)       # op 7 highest ...
+    alpha[1:, 6] = -1.0                           # ... except in block 1
+    beta = torch.zeros(2, 14)
+    beta[0, 12], beta[1, 5], beta[0, 0], beta[1, 2] = 4, 3, 2, 1
+    beta[:, 13] = -2.0                            # noise attention last
+    ckpt = tmp_path / 'c.pth'
+    torch.save(dict(state_dict={'backbone.alpha': alpha,
+                                'decode_head.attention.beta': beta},
+                    arch_update_hook=dict(arch_steps=5, noise_sigma=0.5)),
+               ckpt)
+    spec = ArchSpec(attention=((1, 13), (3, 6)),
+                    backbone=(7, ) + (6, ) * 16, meta=dict(topk=4),
+                    extra=NOISE)
+    spec.save(tmp_path / 'arch.json')
+    m = planted.measure(planted.CONFIG.format('harmful'), str(ckpt),
+                        str(tmp_path / 'arch.json'))
+    assert m['noise_op_ranks'] == [1] + [7] * 16 and m['noise_op_last'] == 16
+    assert m['noise_op_gap_sigma'][1] == pytest.approx((0 - -1) / 0.5)
+    assert m['noise_op_derived'] == 1 and m['arch_steps'] == 5
+    assert m['noise_attention_ranks'] == [14, 14]
+    assert m['noise_attention_cell_ranks'] == [27, 27]
+    assert not m['noise_attention_derived']
+    assert m['needed_derived'] and m['needed_cell_rank'] == 1
+    # the 5th cell (logit 0) is the first out of the top-4
+    assert m['needed_gap_sigma'] == pytest.approx((4 - 0) / 0.5)
+
+
+def test_summaries_and_report():
+    runs = [dict(task='needed', arm=a, seed=s, arch=a, miou=m)
+            for a, s, m in (('with', 0, 60.0), ('with', 1, 50.0),
+                            ('without', 0, 40.0), ('without', 1, 44.0))]
+    premise = report.premise_summary(runs, 10.0)['needed']
+    assert premise['arms']['with']['mean'] == 55.0
+    assert premise['gaps'] == {'with': dict(gap=13.0, holds=True)}
+    search = [dict(task='harmful', mode='darts', seed=s, arch='a',
+                   minutes=1.0, noise_op_ranks=[7] * 16 + [k],
+                   noise_op_last=16 + (k == 7), noise_op_clear=3,
+                   noise_op_derived=0, noise_attention_derived=False,
+                   noise_attention_ranks=[14, 13], needed_derived=s == 0,
+                   needed_clear=False, num_ops=7)
+              for s, k in ((0, 7), (1, 2))]
+    summary = report.search_summary(search)['harmful']['darts']
+    assert summary['noise_op_last_min'] == 16
+    assert summary['noise_op_last_fraction'] == pytest.approx(33 / 34)
+    assert summary['needed_derived_runs'] == 1
+    text = report.render(dict(
+        argv=['--modes', 'darts'], threads=2, environment='env',
+        options=dict(num_train=96, num_val=32, data_seed=0, epochs=None,
+                     warmup_epochs=None, premise_epochs=30, options=[]),
+        premise=report.premise_summary(runs, 10.0), premise_runs=runs,
+        runs=search, summary=report.search_summary(search)))
+    assert '| harmful | darts | 2 | 97% | 16/17 |' in text
+    assert 'needed, with: gap 13.00 mIoU points (holds' in text
