@@ -24,6 +24,7 @@ from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from attnas_mmseg.datasets.planted import quadrant_batch  # noqa: E402
 from attnas_mmseg.models import build_segmentor  # noqa: E402
 from attnas_mmseg.search.space.search_modes import (SEARCH_MODES,  # noqa: E402
                                                     arch_pass)
@@ -48,21 +49,6 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=None, help='write the JSON here')
     return parser.parse_args(argv)
-
-
-def quadrant_batch(batch: int, size, num_classes: int, seed: int):
-    """Images whose every pixel's class is its quadrant's colour index."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = size
-    labels = torch.empty(batch, h, w, dtype=torch.long)
-    palette = torch.randn(num_classes, 3, generator=gen)
-    for b in range(batch):
-        classes = torch.randint(num_classes, (2, 2), generator=gen)
-        labels[b] = classes.repeat_interleave(h // 2, 0).repeat_interleave(
-            w // 2, 1)
-    images = palette[labels].permute(0, 3, 1, 2) + 0.5 * torch.randn(
-        batch, 3, h, w, generator=gen)
-    return images, labels
 
 
 def mode_gradients(config: str, mode: str, images, labels, draws: int,

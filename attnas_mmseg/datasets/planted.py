@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 
 from .synthetic import (CLASSES, IGNORE, LAYOUT_LABELS, WRITERS, check_args,
                         generate, render_scene, write_dataset)
@@ -134,6 +135,25 @@ def generate_planted(task: str,
     return write_dataset(out_dir, manifest, WRITERS['cityscapes'],
                          lambda rng: draw_needed(rng, height, width)[:2],
                          overwrite)
+
+
+def quadrant_batch(batch: int = 2, size: Tuple[int, int] = (32, 64),
+                   num_classes: int = 4,
+                   seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """An in-memory learnable batch: every pixel's class is its image
+    quadrant's, drawn per image, and the image is that class's colour plus
+    noise. Returns images (B, 3, H, W) and labels (B, H, W)."""
+    gen = torch.Generator().manual_seed(seed)
+    h, w = size
+    labels = torch.empty(batch, h, w, dtype=torch.long)
+    palette = torch.randn(num_classes, 3, generator=gen)
+    for b in range(batch):
+        classes = torch.randint(num_classes, (2, 2), generator=gen)
+        labels[b] = classes.repeat_interleave(h // 2, 0).repeat_interleave(
+            w // 2, 1)
+    images = palette[labels].permute(0, 3, 1, 2) + 0.5 * torch.randn(
+        batch, 3, h, w, generator=gen)
+    return images, labels
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

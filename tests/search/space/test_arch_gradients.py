@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from attnas_mmseg.datasets.planted import quadrant_batch
 from attnas_mmseg.models import SearchableMobileNetV2
 from attnas_mmseg.search.space import search_modes
 from attnas_mmseg.search.space.attention_space import (AttentionLayers,
@@ -389,22 +390,6 @@ def test_proxyless_beta_gradient_is_the_drawn_cells_form(monkeypatch):
 
 
 # ------------------------------------------- a small searching segmentor ----
-def quadrant_batch(batch=2, size=(32, 64), classes=4, seed=0):
-    """Images whose every pixel's class is its quadrant's colour (a task the
-    network can learn), plus noise."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = size
-    labels = torch.empty(batch, h, w, dtype=torch.long)
-    palette = torch.randn(classes, 3, generator=gen)
-    for b in range(batch):
-        quads = torch.randint(classes, (2, 2), generator=gen)
-        labels[b] = quads.repeat_interleave(h // 2, 0).repeat_interleave(
-            w // 2, 1)
-    images = palette[labels].permute(0, 3, 1, 2) + 0.5 * torch.randn(
-        batch, 3, h, w, generator=gen)
-    return images, labels
-
-
 def searching_segmentor(mode, sample_topk=1):
     """The tests' searching segmentor with a 3x3 conv-BN bottleneck before
     ``cls_seg`` (channels 32 != 320), as the shipped configs have, in
