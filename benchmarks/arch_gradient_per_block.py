@@ -26,7 +26,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from attnas_mmseg.datasets.planted import quadrant_batch  # noqa: E402
 from attnas_mmseg.models import build_segmentor  # noqa: E402
-from attnas_mmseg.search.space.search_modes import (SEARCH_MODES,  # noqa: E402
+from attnas_mmseg.search.space.search_modes import (ARCH_STEP_MODES,  # noqa: E402
                                                     arch_pass)
 
 CONFIG = 'configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py'
@@ -38,8 +38,8 @@ STAGE_ENDS = (0, 2, 5, 9, 12, 15)
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--config', default=CONFIG)
-    parser.add_argument('--modes', nargs='+', default=list(SEARCH_MODES),
-                        choices=list(SEARCH_MODES))
+    parser.add_argument('--modes', nargs='+', default=list(ARCH_STEP_MODES),
+                        choices=list(ARCH_STEP_MODES))
     parser.add_argument('--draws', type=int, default=16,
                         help='arch passes averaged per mode (sampled modes '
                         'draw other paths each time)')

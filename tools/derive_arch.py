@@ -41,8 +41,28 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def refuse_untrained(config: str) -> None:
+    """Exit when CONFIG searched in a mode without arch step ('uniform',
+    SPOS): the argmax of alpha/beta it never trained is their initial
+    noise, not a searched architecture."""
+    from mmengine.config import Config
+
+    from attnas_mmseg.engine.config_checks import config_search_modes
+    from attnas_mmseg.search.space.search_modes import NO_ARCH_STEP_MODES
+    parts = [field for field, mode in config_search_modes(
+        Config.fromfile(config)).items() if mode in NO_ARCH_STEP_MODES]
+    if parts:
+        sys.exit(f'derive_arch: error: {config} searches {", ".join(parts)}'
+                 " with search_mode='uniform' (SPOS), which never trains "
+                 'alpha/beta: their argmax is the initial noise, not a '
+                 'searched architecture; find the architecture on the '
+                 'trained supernet with tools/search_subnet.py '
+                 '(evolutionary search)')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    refuse_untrained(args.config)
     try:
         spec = export_derived(args.config, args.checkpoint, args.out_dir,
                               topk=args.topk, overwrite=args.overwrite,

@@ -34,9 +34,10 @@ Runner built any other way meets the model checks too.
 import inspect
 import os
 import os.path as osp
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..datasets.split import check_disjoint_halves
+from ..search.space.search_modes import check_arch_step
 from .optimizers.search_optim_wrapper import check_param_scheduler
 
 MODES = ('train', 'test')
@@ -367,18 +368,32 @@ def check_config(cfg: Any, mode: str) -> None:
     """
     check_in_index(cfg)
     check_num_classes(cfg, mode)
-    if mode == 'train' and any(
-            h.get('type') == 'ArchUpdateHook'
-            for h in cfg.get('custom_hooks', None) or []):
-
-        try:
+    hook = any(h.get('type') == 'ArchUpdateHook'
+               for h in cfg.get('custom_hooks', None) or [])
+    try:  # 'uniform' (SPOS) makes no arch step: no hook
+        if mode == 'train':
+            check_arch_step(config_search_modes(cfg), hook,
+                            'custom_hooks: ArchUpdateHook')
+        if mode == 'train' and hook:
             check_param_scheduler(cfg.get('param_scheduler'))
-        except ValueError as error:
-            raise ConfigCheckError(str(error)) from None
+    except ValueError as error:
+        raise ConfigCheckError(str(error)) from None
     check_data(cfg, mode)
+
+
+def config_search_modes(cfg: Any) -> Dict[str, str]:
+    """``search_mode`` of the model's searched parts (arch=None), by field."""
+    from mmseg.registry import MODELS
+    model = cfg.get('model') or {}
+    parts = {f'model.{p}': model[p] for p in ('backbone', 'decode_head')
+             if isinstance(model.get(p), dict) and model[p].get('arch') is None}
+    modes = {f: part.get('search_mode', _default(
+        _class(MODELS, part.get('type')) or object, 'search_mode'))
+        for f, part in parts.items()}
+    return {f: m for f, m in modes.items() if m is not None}
 
 
 __all__ = ['ConfigCheckError', 'DatasetNotFoundError', 'check_config', 'check_data',
            'check_dataset', 'check_in_index', 'check_num_classes',
-           'check_search_run', 'dataloaders', 'dataset_classes',
-           'leaf_datasets']
+           'check_search_run', 'config_search_modes', 'dataloaders',
+           'dataset_classes', 'leaf_datasets']

@@ -14,6 +14,7 @@ import torch
 from mmengine.config import Config
 
 from .search_cfg import search_cfg
+from .test_resume import uniform_search
 
 REPO = Path(__file__).resolve().parents[2]
 SYNC_BN = dict(type='SyncBN', requires_grad=True)
@@ -117,3 +118,29 @@ def test_gumbel_search_under_dist_train(tiny_cityscapes, tmp_path):
         if not name.endswith(('running_mean', 'running_var',
                               'num_batches_tracked')):
             assert torch.equal(value, states[1][name]), name
+
+
+def test_uniform_search_under_dist_train(tiny_cityscapes, tmp_path):
+    """A uniform (SPOS) search under 2-process DDP: no ArchUpdateHook, one
+    weight optimiser; every weight ends identical on both ranks, and
+    alpha/beta are saved, identical and never moved."""
+    cfg = uniform_search(readme_style_config(tiny_cityscapes, tmp_path))
+    cfg_path = tmp_path / 'search.py'
+    Config(cfg).dump(str(cfg_path))
+    pythonpath = f'{REPO}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'
+    run(['bash', 'tools/dist_train.sh', str(cfg_path), '2'],
+        PYTHONPATH=pythonpath)
+    arch = [torch.load(tmp_path / f'arch_rank{r}.pth') for r in (0, 1)]
+    initial = torch.load(tmp_path / 'epoch_1.pth')['state_dict']
+    final = torch.load(tmp_path / 'epoch_2.pth')['state_dict']
+    assert set(arch[0]) == {'backbone.alpha', 'decode_head.attention.beta'}
+    for name in arch[0]:
+        assert torch.equal(arch[0][name], arch[1][name]), name
+        assert torch.equal(arch[0][name], initial[name]), name
+    states = [torch.load(tmp_path / f'state_rank{r}.pth') for r in (0, 1)]
+    for name, value in states[0].items():
+        if not name.endswith(('running_mean', 'running_var',
+                              'num_batches_tracked')):
+            assert torch.equal(value, states[1][name]), name
+    assert any(not torch.equal(initial[k], final[k]) for k in final
+               if k.startswith('backbone.layer'))

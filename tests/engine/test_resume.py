@@ -98,3 +98,50 @@ def test_gumbel_resume_matches_straight_run(tiny_cityscapes, tmp_path):
     assert not torch.equal(a['backbone.alpha'],
                            straight.model.backbone.alpha.new_zeros(17, 6))
     assert differing(a, b) == []
+
+
+def uniform_search(cfg):
+    """``cfg`` (a :func:`search_cfg`) as a ``search_mode='uniform'`` search
+    (SPOS), as the uniform demo configs are: no ArchUpdateHook, the weight
+    optimiser alone, an unkeyed schedule."""
+    for part in ('backbone', 'decode_head'):
+        cfg['model'][part]['search_mode'] = 'uniform'
+    cfg['custom_hooks'] = [h for h in cfg['custom_hooks']
+                           if h['type'] != 'ArchUpdateHook']
+    cfg['optim_wrapper'].pop('arch')
+    cfg['param_scheduler'] = cfg['param_scheduler']['weight']
+    cfg['find_unused_parameters'] = True
+    return cfg
+
+
+def test_uniform_resume_matches_straight_run(tiny_cityscapes, tmp_path):
+    """A uniform search draws its paths from torch's generator: resumed ==
+    straight with the RandomStateHook, and without it (no other randomness
+    here: no augmentation, no dropout) the replayed draws differ."""
+    kw = dict(KW, augment=False, dropout_ratio=0.0)
+
+    def cfg(work_dir, **more):
+        return uniform_search(search_cfg(tiny_cityscapes, work_dir,
+                                         **dict(kw, **more)))
+
+    straight = run(cfg(tmp_path / 'a'))
+    run(cfg(tmp_path / 'b', max_epochs=2))
+    shutil.copytree(tmp_path / 'b', tmp_path / 'c')
+    resumed_cfg = cfg(tmp_path / 'b')
+    resumed_cfg['resume'] = True
+    resumed = run(resumed_cfg)
+    a, b = state(straight), state(resumed)
+    assert differing(a, b) == []
+    momenta = [{f'{param}.{key}': value for param, slots in r.optim_wrapper
+                .optimizer.state_dict()['state'].items()
+                for key, value in slots.items()} for r in (straight, resumed)]
+    assert momenta[0] and differing(*momenta) == []
+    # alpha/beta are saved and never move
+    first = torch.load(tmp_path / 'a' / 'epoch_1.pth')['state_dict']
+    for name in ('backbone.alpha', 'decode_head.attention.beta'):
+        assert torch.equal(first[name], a[name]), name
+
+    control_cfg = cfg(tmp_path / 'c', random_state_hook=False)
+    control_cfg['resume'] = True
+    changed = differing(a, state(run(control_cfg)))
+    assert any(k.startswith('backbone.layer') for k in changed)

@@ -3,7 +3,8 @@
 After the runner's weight step (SGD, CE, a batch of the *weight* half), this
 hook updates (alpha, beta) with Adam on a batch of the *arch* half, first-order
 as DARTS: ``L = L_ce + lambda * L_flops (+ a latency term)`` (Eq. 3), after
-a warm-up (§4.2). Its settings are a :class:`SearchSettings`.
+a warm-up (§4.2). Its settings are a :class:`SearchSettings`. A
+``search_mode='uniform'`` search (SPOS) has no arch step and runs without it.
 
 Gradients never leak between the two sets: the arch gradient is taken with
 respect to alpha/beta only, the weight step clears the alpha/beta gradients
@@ -33,9 +34,10 @@ from ...search.space.arch_params import (ARCH_PARAM_NAMES,
 from ...search.space.search_modes import arch_pass
 from ...models.builder import extra_candidates
 from ..config_checks import check_search_run
-from ..optimizers.search_optim_wrapper import ARCH, SearchOptimWrapperDict
+from ..optimizers.search_optim_wrapper import ARCH
 from .arch_history import (append_history, arch_stats, history_record,
                            log_line)
+from .arch_step_checks import check_arch_step_run
 
 
 @HOOKS.register_module()
@@ -71,11 +73,7 @@ class ArchUpdateHook(Hook):
     # ------------------------------------------------------------ set-up
     def before_train(self, runner: Runner) -> None:
         s = self.settings
-        if not isinstance(runner.optim_wrapper, SearchOptimWrapperDict):
-            raise TypeError(
-                'optim_wrapper: ArchUpdateHook needs the two optimisers of '
-                "constructor='AttNASOptimWrapperConstructor', got "
-                f'{type(runner.optim_wrapper).__name__}')
+        check_arch_step_run(runner, self._model(runner))
         # the checks every entry point meets, before anything runs the model
         self._loader = self._build_loader(runner)
         check_search_run(runner, self._loader.dataset)

@@ -14,9 +14,14 @@ They are returned as a :class:`SearchOptimWrapperDict`, an ``OptimWrapperDict``
 ``arch`` reaches each) whose ``update_params`` / ``optim_context`` are the
 weight wrapper's: an unmodified ``EncoderDecoder.train_step`` makes the weight
 step, and :class:`~attnas_mmseg.engine.hooks.ArchUpdateHook` the arch step.
+
+A ``search_mode='uniform'`` search (SPOS) has no arch step: its config gives
+only ``weight``, and the constructor returns that one ``OptimWrapper``, still
+without alpha/beta (:func:`~attnas_mmseg.search.space.search_modes.check_arch_step`
+refuses the other combinations).
 """
 from contextlib import contextmanager
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -27,6 +32,7 @@ from mmseg.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                             OPTIMIZERS)
 
 from ...search.space.arch_params import arch_parameters, is_arch_param
+from ...search.space.search_modes import check_arch_step, searched_modes
 
 WEIGHT, ARCH = 'weight', 'arch'
 
@@ -69,22 +75,24 @@ class AttNASOptimWrapperConstructor:
                 type='Adam', lr=3e-4, betas=(0.5, 0.999),
                 weight_decay=1e-3)))
 
-    ``weight`` may carry a ``paramwise_cfg``; it never sees alpha/beta.
+    ``weight`` may carry a ``paramwise_cfg``; it never sees alpha/beta. A
+    ``search_mode='uniform'`` search gives ``weight`` alone and gets its
+    ``OptimWrapper``.
     """
 
     def __init__(self, optim_wrapper_cfg: dict,
                  paramwise_cfg: Optional[dict] = None) -> None:
-        missing = {WEIGHT, ARCH} - set(optim_wrapper_cfg)
+        missing = {WEIGHT} - set(optim_wrapper_cfg)
         extra = set(optim_wrapper_cfg) - {WEIGHT, ARCH}
         if missing or extra:
             raise ValueError(
-                f'optim_wrapper: needs exactly the keys {WEIGHT!r} and '
-                f'{ARCH!r}; missing {sorted(missing)}, unexpected '
-                f'{sorted(extra)}')
+                f'optim_wrapper: needs the keys {WEIGHT!r} and {ARCH!r} '
+                f"({WEIGHT!r} alone for search_mode='uniform'); missing "
+                f'{sorted(missing)}, unexpected {sorted(extra)}')
         if paramwise_cfg:
             raise ValueError('optim_wrapper: put paramwise_cfg inside '
                              f'optim_wrapper.{WEIGHT}')
-        for name in (WEIGHT, ARCH):
+        for name in [n for n in (WEIGHT, ARCH) if n in optim_wrapper_cfg]:
             wrapper = optim_wrapper_cfg[name]
             if not isinstance(wrapper, dict) or \
                     not isinstance(wrapper.get('optimizer'), dict):
@@ -98,9 +106,10 @@ class AttNASOptimWrapperConstructor:
                         'lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3))')
                     + f'; got {wrapper!r}')
         self.weight_cfg = dict(optim_wrapper_cfg[WEIGHT])
-        self.arch_cfg = dict(optim_wrapper_cfg[ARCH])
+        self.arch_cfg = optim_wrapper_cfg.get(ARCH)
 
-    def __call__(self, model: nn.Module) -> SearchOptimWrapperDict:
+    def __call__(self, model: nn.Module
+                 ) -> Union[SearchOptimWrapperDict, OptimWrapper]:
         if is_model_wrapper(model):
             model = model.module
         arch = arch_parameters(model)
@@ -108,6 +117,16 @@ class AttNASOptimWrapperConstructor:
             raise ValueError('model: has no architecture parameters (alpha/'
                              'beta); build the backbone or head in search '
                              'mode (arch=None) to use this constructor')
+        modes = searched_modes(model)
+        if not check_arch_step(modes, self.arch_cfg is not None,
+                               f'optim_wrapper.{ARCH}'):
+            return self._build_weight(model)
+        if self.arch_cfg is None:
+            raise ValueError(
+                f'optim_wrapper.{ARCH}: missing; a search in {modes} makes '
+                'arch steps (ArchUpdateHook) with this optimiser, e.g. '
+                "dict(type='OptimWrapper', optimizer=dict(type='Adam', "
+                'lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3))')
         return SearchOptimWrapperDict(**{
             WEIGHT: self._build_weight(model),
             ARCH: self._build_arch(arch)

@@ -41,7 +41,10 @@ class SearchableMobileNetV2(StepStateMixin, BaseModule):
       ``search_mode='gumbel'`` each block instead runs one op sampled from
       ``softmax(alpha[i])`` (straight-through gradient; the argmax op in eval
       mode); ``'proxyless'`` runs one drawn op in the weight step and two in
-      the arch step; see :mod:`attnas_mmseg.search.space.search_modes`.
+      the arch step; ``'uniform'`` (SPOS) runs one op drawn uniformly,
+      ignoring ``alpha``, and has no arch step (``alpha`` stays untrained,
+      so its eval-mode argmax means nothing); see
+      :mod:`attnas_mmseg.search.space.search_modes`.
     * **Fixed mode** (``arch`` = 17 op indices, an ``'mv2(...)'`` string or an
       :class:`ArchSpec`): only the chosen op of each block is built; no
       ``alpha``, no mixture overhead.
@@ -52,8 +55,8 @@ class SearchableMobileNetV2(StepStateMixin, BaseModule):
 
     Args:
         arch: None to search, or the derived op index of each block.
-        search_mode: 'darts' (Eq. 1, the default), 'gumbel' or 'proxyless'
-            (sampled paths).
+        search_mode: 'darts' (Eq. 1, the default), 'gumbel', 'proxyless'
+            or 'uniform' (sampled paths).
         tau: Gumbel-softmax temperature ('gumbel'; a search may anneal it
             through :meth:`set_step_state`).
         op_order: Key of ``BACKBONE_OP_ORDERS``: the op-index order.

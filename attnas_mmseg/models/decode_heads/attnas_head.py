@@ -44,8 +44,9 @@ class AttNASHead(BaseDecodeHead):
         attention_channels: Width of the attention layers.
         sa_projection: Learned query/key/value projections in Att11/Att12
             (default False, as Table 1-2 support).
-        search_mode: 'darts' (Eq. 2, the default), 'gumbel' or 'proxyless'
-            (sampled cells, :mod:`attnas_mmseg.search.space.search_modes`).
+        search_mode: 'darts' (Eq. 2, the default), 'gumbel', 'proxyless'
+            or 'uniform' (sampled cells, drawn uniformly ignoring ``beta``
+            in the last; :mod:`attnas_mmseg.search.space.search_modes`).
         sample_topk: Cells sampled per step in the sampled modes (default 4,
             the derived head's top-k).
         tau: Gumbel-softmax temperature ('gumbel').

@@ -11,7 +11,9 @@ layers, so the weights of all layers together sum to one::
 In the sampled-path modes (``'gumbel'``, ``'proxyless'``, :mod:`.search_modes`) the same
 unified softmax is sampled without replacement (``sample_topk`` cells, the
 top-k of §3.3.3) and only the sampled attentions run, with weight 1 each; a
-layer with no sampled cell passes its input through.
+layer with no sampled cell passes its input through. ``'uniform'`` (SPOS)
+draws the ``sample_topk`` cells uniformly from all L x C, ignoring ``beta``,
+and runs them the same way.
 
 Fixed mode builds only the selected attentions. Attentions of one layer run in
 parallel on that layer's input and are combined by ``combine`` ('sum', the
@@ -46,10 +48,10 @@ class AttentionLayers(StepStateMixin, nn.Module):
         arch: Attention ids per layer (fixed mode); None to search.
         combine: How a fixed layer merges its parallel attentions.
         sa_projection: Learned projections in Att11/Att12's self-attention.
-        search_mode: 'darts' (Eq. 2, all candidates mixed), 'gumbel' or
-            'proxyless' (sampled cells, :mod:`.search_modes`).
-        sample_topk: Cells sampled per step in 'gumbel' mode (the derived
-            head's top-k, 4 in the paper).
+        search_mode: 'darts' (Eq. 2, all candidates mixed), 'gumbel',
+            'proxyless' or 'uniform' (sampled cells, :mod:`.search_modes`).
+        sample_topk: Cells sampled per step in the sampled modes (the
+            derived head's top-k, 4 in the paper).
         tau: Gumbel-softmax temperature of the straight-through gradient
             ('gumbel'; a search may anneal it through
             :meth:`set_step_state`).

@@ -35,18 +35,35 @@
   straight-through gradient does. The hook marks its arch pass with
   :func:`arch_pass`.
 
+* ``'uniform'`` (beyond the paper; single-path one-shot, SPOS, Guo et al.
+  2020): in training, each block runs one op drawn uniformly at random and
+  the attention module ``sample_topk`` distinct cells drawn uniformly from
+  all L x C cells, whatever alpha and beta hold; the weights are exactly
+  one-hot and carry no gradient to alpha/beta. There is no arch step
+  (:func:`check_arch_step`): alpha/beta stay at their initial values and are
+  still saved, so a uniform checkpoint reads as any search checkpoint. The
+  architecture is chosen after training, by evolutionary search on the
+  trained supernet (``tools/search_subnet.py``); eval mode runs the argmax /
+  top-k as ``'gumbel'`` does, which for untrained alpha/beta means nothing.
+
 Derivation, FLOPs_pred, checkpoints and resume do not depend on the mode:
 alpha and beta have the same shapes and meaning in every mode, and the
 sampling draws from torch's global generator, which the search checkpoints
 (``RandomStateHook``).
 """
 import contextlib
-from typing import Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import torch
+import torch.nn as nn
 
-SEARCH_MODES = ('darts', 'gumbel', 'proxyless')
+SEARCH_MODES = ('darts', 'gumbel', 'proxyless', 'uniform')
 DEFAULT_SEARCH_MODE = 'darts'
+#: Modes without an arch step: alpha/beta are never trained.
+NO_ARCH_STEP_MODES = ('uniform', )
+#: Modes whose arch step trains alpha/beta (what the planted-signal and
+#: arch-gradient benchmarks compare).
+ARCH_STEP_MODES = tuple(m for m in SEARCH_MODES if m not in NO_ARCH_STEP_MODES)
 
 
 def check_search_mode(mode: str) -> str:
@@ -141,6 +158,40 @@ def arch_pass(modules: Iterable[StepStateMixin]) -> Iterator[None]:
             m.set_step_state(arch_pass=False)
 
 
+def searched_modes(model: nn.Module) -> Dict[str, str]:
+    """``search_mode`` of every module of ``model`` that searches (holds
+    alpha or beta), by module name."""
+    return {name: m.search_mode for name, m in model.named_modules()
+            if isinstance(m, StepStateMixin) and m.searching}
+
+
+def check_arch_step(modes: Mapping[str, str], arch_step: bool,
+                    what: str) -> bool:
+    """Whether a search whose searched modules have ``modes`` (name ->
+    search_mode, :func:`searched_modes`) makes arch steps.
+
+    Refuses a ``'uniform'`` module beside one of another mode (the arch
+    optimiser would move the uniform module's alpha/beta by weight decay
+    alone), and a uniform search given ``arch_step`` (it has ``what``, an
+    ArchUpdateHook or an arch optimiser, named in the message).
+    """
+    uniform = sorted(n for n, m in modes.items() if m in NO_ARCH_STEP_MODES)
+    others = {n: m for n, m in modes.items() if m not in NO_ARCH_STEP_MODES}
+    if uniform and others:
+        raise ValueError(
+            f'search_mode: {", ".join(uniform)} search in \'uniform\' mode '
+            f'(no arch step) but {others} need arch steps; set '
+            "search_mode='uniform' on every searched module or on none")
+    if uniform and arch_step:
+        raise ValueError(
+            f"{what}: search_mode='uniform' ({', '.join(uniform)}) has no "
+            'arch step: alpha/beta stay untrained and the architecture is '
+            'found after training by evolutionary search '
+            '(tools/search_subnet.py); remove it, as '
+            'configs/demo/attnas-search-uniform_*.py do')
+    return not uniform
+
+
 def _draw(probs: torch.Tensor, n: int) -> torch.Tensor:
     """``n`` distinct indices per row drawn from ``probs`` without
     replacement, (rows, n)."""
@@ -158,6 +209,11 @@ def block_weights(alpha: torch.Tensor, mode: str, tau: float, training: bool,
     blocks = alpha.shape[0]
     if mode == 'darts':
         return alpha.softmax(-1), [None] * blocks
+    if mode == 'uniform' and training:
+        # alpha's values play no part: no gradient, and the draw ignores them
+        drawn = torch.randint(alpha.shape[1], (blocks, 1), device=alpha.device)
+        weights = torch.zeros_like(alpha, requires_grad=False)
+        return weights.scatter_(1, drawn, 1.0), drawn.tolist()
     if mode == 'gumbel' and training and in_arch_pass:
         perturbed = alpha + _gumbel_like(alpha)
         drawn = perturbed.detach().topk(2, -1).indices  # sample, runner-up
@@ -186,6 +242,13 @@ def cell_weights(beta: torch.Tensor, mode: str, k: int, tau: float,
     grid): (weights, the cells to run, the cells of the sampled network).
     The last two differ only in a ``'gumbel'`` arch pass, whose runners-up
     run with weight 0 (module doc); ``'darts'`` is not sampled."""
+    if mode == 'uniform' and training:
+        cells = torch.randperm(beta.numel(), device=beta.device)[:k]
+        mask = torch.zeros(beta.numel(), dtype=torch.bool,
+                           device=beta.device)
+        mask[cells] = True
+        mask = mask.view_as(beta)
+        return mask.to(beta.dtype), mask, mask
     if mode == 'gumbel' and training and in_arch_pass:
         flat = beta.flatten()
         perturbed = flat + _gumbel_like(flat)
