@@ -16,7 +16,8 @@ HOOK = PACKAGE / 'engine' / 'hooks' / 'arch_update_hook.py'
 #: The rooms, lowest first: a module may import only rooms ranked below its
 #: own (docs/design.md, "Layout").
 ROOMS = ('utils', 'ops', 'datasets', 'search.space', 'search.cost', 'search',
-         'models', 'engine', 'export', 'deploy', 'visualization', '')
+         'models', 'engine', 'export', 'evaluation', 'deploy', 'visualization',
+         '')
 #: Rooms the search space and its costs must never import.
 ABOVE_SEARCH = ('engine', 'deploy', 'visualization', 'export', 'models',
                 'datasets', 'apis')

@@ -1,0 +1,215 @@
+"""Rank statistics against hand-computed examples, and their invariants."""
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from attnas_mmseg.evaluation.rank_stats import (
+    BOOTSTRAP_RESAMPLES, best_pick_rank, bootstrap_interval, ceiling_row,
+    check_ground_truth, kendall_tau, load_ground_truth, noise_ceiling,
+    partial_kendall_tau, precision_at_top, scorer_row, spearman_rho,
+    truth_ranks)
+
+
+# ------------------------------------------------------------ tau, rho
+def test_tau_of_a_perfect_and_a_reversed_order():
+    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1)
+    assert kendall_tau([1, 2, 3, 4], [40, 30, 20, 10]) == pytest.approx(-1)
+
+
+def test_tau_by_hand():
+    # one discordant pair (2, 3) of six: (5 - 1) / 6
+    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(2 / 3)
+    # tau-b with a tie in x: 5 concordant, 0 discordant, 6 pairs, 1 tied
+    # in x: 5 / sqrt((6 - 1)(6 - 0))
+    assert kendall_tau([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(
+        5 / math.sqrt(30))
+
+
+def test_rho_by_hand():
+    # d = (0, 1, 1, 0): 1 - 6 * 2 / (4 * 15)
+    assert spearman_rho([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+
+
+def test_constant_scores_have_no_correlation_and_bad_input_is_refused():
+    assert math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(spearman_rho([1, 1, 1], [1, 2, 3]))
+    with pytest.raises(ValueError, match='length'):
+        kendall_tau([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match='NaN'):
+        kendall_tau([1, math.nan, 3], [1, 2, 3])
+
+
+# ----------------------------------------------------------- partial tau
+def test_partial_tau_by_hand():
+    x, y, z = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5], [1, 3, 2, 5, 4]
+    # t_xy = 0.6 (2 discordant of 10), t_xz = 0.6, t_yz = 0.2 (4 of 10)
+    expected = (0.6 - 0.6 * 0.2) / math.sqrt((1 - 0.36) * (1 - 0.04))
+    assert partial_kendall_tau(x, y, z) == pytest.approx(expected)
+
+
+def test_partial_tau_on_a_control_equal_to_x_is_undefined():
+    x, y = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5]
+    assert math.isnan(partial_kendall_tau(x, y, x))
+    assert math.isnan(partial_kendall_tau(x, y, [-v for v in x]))
+
+
+def test_partial_tau_on_an_unrelated_control_is_tau():
+    # z concordant with x on as many pairs as discordant: t_xz = 0
+    x, y, z = [1, 2, 3, 4], [1, 3, 2, 4], [2, 4, 1, 3]
+    assert kendall_tau(x, z) == pytest.approx(0)
+    t_yz = kendall_tau(y, z)
+    assert partial_kendall_tau(x, y, z) == pytest.approx(
+        kendall_tau(x, y) / math.sqrt(1 - t_yz ** 2))
+
+
+# -------------------------------------------------- top 25%, best pick
+def test_precision_at_top_by_hand():
+    # n = 8: the top 2; scorer's {a, b}, truth's {a, c}
+    truth = [8, 6, 7, 5, 4, 3, 2, 1]
+    scores = [9, 8, 1, 2, 3, 4, 5, 6]
+    assert precision_at_top(scores, truth) == 0.5
+    # n = 10: ceil(2.5) = 3
+    truth10 = list(range(10, 0, -1))
+    assert precision_at_top([10, 9, 1, 8, 2, 3, 4, 5, 6, 7], truth10) == \
+        pytest.approx(2 / 3)
+    # a constant scorer's top is everyone: the chance rate 3 / 10
+    assert precision_at_top([1] * 10, truth10) == pytest.approx(0.3)
+
+
+def test_best_pick_rank_by_hand():
+    truth = [0.5, 0.9, 0.7, 0.1]          # ranks 3, 1, 2, 4
+    assert list(truth_ranks(truth)) == [3, 1, 2, 4]
+    assert best_pick_rank([5, 1, 2, 3], truth) == 3
+    assert best_pick_rank([1, 5, 2, 3], truth) == 1
+    # a tie at the top: the mean of ranks 1 and 4
+    assert best_pick_rank([1, 5, 2, 5], truth) == 2.5
+    # tied truths share the best rank of the tie
+    assert list(truth_ranks([2, 3, 3, 1])) == [3, 1, 1, 4]
+
+
+def test_noise_ceiling():
+    a, b, c = [1, 2, 3, 4], [1, 3, 2, 4], [4, 3, 2, 1]
+    assert noise_ceiling({'0': a}) is None
+    assert noise_ceiling({'0': a, '1': b}) == pytest.approx(2 / 3)
+    # pairs (a, b) 2/3, (a, c) -1, (b, c) -2/3
+    assert noise_ceiling({'0': a, '1': b, '2': c}) == pytest.approx(-1 / 3)
+
+
+# ------------------------------------------------------------ bootstrap
+def test_bootstrap_interval_is_seeded_and_brackets_the_estimate():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=30)
+    y = x + rng.normal(size=30)
+    stat = lambda i: kendall_tau(x[i], y[i])  # noqa: E731
+    first = bootstrap_interval(stat, 30, 300, seed=0)
+    assert first == bootstrap_interval(stat, 30, 300, seed=0)
+    assert first != bootstrap_interval(stat, 30, 300, seed=1)
+    assert first[0] < kendall_tau(x, y) < first[1]
+    wider = bootstrap_interval(stat, 30, 300, level=0.99, seed=0)
+    assert wider[0] < first[0] and wider[1] > first[1]
+
+
+def test_bootstrap_of_a_perfect_order_and_of_nothing():
+    x = np.arange(10.0)
+    assert bootstrap_interval(lambda i: kendall_tau(x[i], 2 * x[i]), 10,
+                              100) == pytest.approx((1.0, 1.0))
+    low, high = bootstrap_interval(lambda i: math.nan, 10, 20)
+    assert math.isnan(low) and math.isnan(high)
+    with pytest.raises(ValueError, match='level'):
+        bootstrap_interval(lambda i: 0.0, 10, 20, level=1.0)
+    assert BOOTSTRAP_RESAMPLES >= 1000
+
+
+# ------------------------------------------------------------ hypothesis
+vectors = st.lists(st.integers(-50, 50), min_size=3, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors, st.data())
+def test_tau_is_bounded_symmetric_and_rank_invariant(x, data):
+    y = data.draw(st.lists(st.integers(-50, 50), min_size=len(x),
+                           max_size=len(x)))
+    assume(len(set(x)) > 1 and len(set(y)) > 1)
+    tau = kendall_tau(x, y)
+    assert -1 - 1e-12 <= tau <= 1 + 1e-12
+    assert kendall_tau(y, x) == pytest.approx(tau)
+    # strictly increasing transforms keep it; negation flips it
+    assert kendall_tau([math.exp(v / 10) for v in x],
+                       [3 * v + 7 for v in y]) == pytest.approx(tau)
+    assert kendall_tau([-v for v in x], y) == pytest.approx(-tau)
+    rho = spearman_rho(x, y)
+    assert -1 - 1e-12 <= rho <= 1 + 1e-12
+    assert spearman_rho([v ** 3 for v in x], y) == pytest.approx(rho)
+
+
+# ---------------------------------------------------------- ground truth
+def ground_truth(n: int = 4) -> dict:
+    return dict(setting=dict(epochs=30), networks=[
+        dict(name=f'net{i}', spec='AttSet1(1)', flops_G=1.0 + i,
+             params_M=2.0 + i, miou={'0': 10.0 + i, '1': 12.0 + i},
+             mean=11.0 + i, source='random') for i in range(n)])
+
+
+def test_ground_truth_is_read_in_order(tmp_path):
+    path = tmp_path / 'gt.json'
+    path.write_text(json.dumps(ground_truth()))
+    truth = load_ground_truth(str(path))
+    assert truth.names == ('net0', 'net1', 'net2', 'net3')
+    assert list(truth.mean) == [11, 12, 13, 14]
+    assert list(truth.flops_G) == [1, 2, 3, 4]
+    assert sorted(truth.miou) == ['0', '1']
+    assert list(truth.miou['1']) == [12, 13, 14, 15]
+    assert truth.setting == dict(epochs=30)
+    assert list(truth.ordered({'net3': 1, 'net0': 4, 'net1': 3,
+                               'net2': 2})) == [4, 3, 2, 1]
+    with pytest.raises(ValueError, match='no score for 1 of the 4'):
+        truth.ordered({'net0': 1, 'net1': 1, 'net2': 1})
+
+
+def test_seeds_a_network_lacks_are_left_out_of_the_ceiling():
+    data = ground_truth()
+    data['networks'][0]['miou'] = {'0': 10.0}
+    data['networks'][0]['mean'] = 10.0
+    assert sorted(check_ground_truth(data).miou) == ['0']
+
+
+@pytest.mark.parametrize('edit,match', [
+    (lambda d: d['networks'][0].pop('flops_G'), 'missing "flops_G"'),
+    (lambda d: d['networks'][1].update(name='net0'), r'networks\[1\].name'),
+    (lambda d: d['networks'][0].update(mean=50.0), 'not the mean'),
+    (lambda d: d['networks'][0].update(miou={}), r'networks\[0\].miou'),
+    (lambda d: d['networks'][0]['miou'].update({'1': 'x'}),
+     r"miou\['1'\]"),
+    (lambda d: d['networks'][0].update(params_M=0), 'params_M'),
+    (lambda d: d.update(networks=d['networks'][:1]), 'at least 2'),
+    (lambda d: d.update(setting=[1]), 'setting'),
+    (lambda d: d.pop('networks'), '"networks" list'),
+])
+def test_bad_ground_truth_names_the_field(edit, match):
+    data = copy.deepcopy(ground_truth())
+    edit(data)
+    with pytest.raises(ValueError, match=match):
+        check_ground_truth(data)
+
+
+def test_rows_of_a_scorer_and_of_the_ceiling():
+    truth = check_ground_truth(ground_truth(8))
+    scores = np.array([1, 2, 3, 4, 5, 6, 8, 7], dtype=float)
+    row = scorer_row(scores, truth, n_resamples=50)
+    # one discordant pair of 28
+    assert row['tau'] == pytest.approx(26 / 28)
+    assert row['best_pick_rank'] == 2 and row['best_pick'] == 'net6'
+    assert row['precision_top25'] == 1.0
+    # FLOPs order the truth perfectly: nothing is left to explain
+    assert math.isnan(row['partial_tau_flops'])
+    assert row['tau_ci'][0] <= row['tau'] <= row['tau_ci'][1]
+    assert scorer_row(scores, truth, n_resamples=0)['tau_ci'] is None
+    ceiling = ceiling_row(truth, n_resamples=50)
+    assert ceiling['tau'] == pytest.approx(1) and ceiling['seeds'] == [
+        '0', '1']
+    assert ceiling['best_pick_rank'] == 1
