@@ -1,0 +1,301 @@
+"""The parts of benchmarks/rank_ground_truth.py that run no training: the
+networks' names, the proxy setting as config files, the resized data copy,
+the FLOPs window's reference, the pilot's noise statistics and the
+ground-truth record."""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import pprint
+import re
+import statistics
+from itertools import combinations
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+#: The pilot's goals (issue 17): the seed-vs-seed Kendall tau of the
+#: networks' mIoU (the noise ceiling of any ranking measured against this
+#: ground truth) and the between-network / within-network std ratio.
+TAU_GOAL = 0.6
+RATIO_GOAL = 2.0
+#: (image folder, label folder) of the SegNet layout's splits.
+SEGNET_SPLITS = (('train', 'trainannot'), ('val', 'valannot'))
+SCHEDULES = ('poly', 'cosine')
+RANDOM_NAME = re.compile(r'^r\d+$')
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def network_names(num: int) -> List[str]:
+    """``r00, r01, ...`` (zero-padded to the width of the last index, at
+    least two digits): the random networks' names, in draw order."""
+    if not isinstance(num, int) or num < 1:
+        raise ValueError(f'num-archs: must be an int >= 1, got {num!r}')
+    width = max(2, len(str(num - 1)))
+    return [f'r{i:0{width}d}' for i in range(num)]
+
+
+def parse_searched(items: Sequence[str]) -> List[Tuple[str, str]]:
+    """``NAME=path/to/arch.json`` items -> [(name, path)]. A name is an
+    identifier, not a random network's (``r`` + digits), used once."""
+    out: List[Tuple[str, str]] = []
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or not path:
+            raise ValueError(f'searched: expected NAME=path/to/arch.json, '
+                             f'got {item!r}')
+        if not name.isidentifier() or RANDOM_NAME.match(name):
+            raise ValueError(f'searched: NAME must be an identifier other '
+                             f'than r<digits> (the random networks), got '
+                             f'{name!r}')
+        if name in (n for n, _ in out):
+            raise ValueError(f'searched: the name {name!r} is given twice')
+        out.append((name, path))
+    return out
+
+
+# --------------------------------------------------------- the setting
+def _innermost(dataset: dict) -> Tuple[dict, List[str]]:
+    """The dataset a wrapper holds, and the keys leading to it."""
+    keys: List[str] = []
+    while 'dataset' in dataset:
+        dataset, keys = dataset['dataset'], keys + ['dataset']
+    return dataset, keys
+
+
+def _nested(keys: List[str], leaf: dict) -> dict:
+    for key in reversed(keys):
+        leaf = {key: leaf}
+    return leaf
+
+
+def _resized(pipeline: List[dict], height: int, width: int) -> List[dict]:
+    """``pipeline`` with every (Random)Resize at scale (width, height)."""
+    return [dict(t, scale=(width, height))
+            if t['type'] in ('Resize', 'RandomResize') else dict(t)
+            for t in pipeline]
+
+
+def proxy_config_text(base: str, setting: Dict[str, Any],
+                      data_root: str) -> str:
+    """An mmengine config inheriting ``base`` (a retrain base: a searchable
+    model, train and val loaders) that fixes the proxy ``setting``: input
+    size (every Resize/RandomResize and the preprocessor's pad size), batch,
+    epochs, SGD lr and schedule, ``data_root`` and the optional subsets
+    (``num_train``/``num_val``: the first images). The val split is
+    evaluated once, after the last epoch: the run's mIoU."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(base).to_dict()
+    h, w, epochs = setting['height'], setting['width'], setting['epochs']
+    if setting['schedule'] not in SCHEDULES:
+        raise ValueError(f'schedule: must be one of {SCHEDULES}, got '
+                         f'{setting["schedule"]!r}')
+    loaders = {}
+    for key, subset in (('train_dataloader', 'num_train'),
+                        ('val_dataloader', 'num_val')):
+        leaf, keys = _innermost(cfg[key]['dataset'])
+        over = dict(data_root=data_root,
+                    pipeline=_resized(leaf['pipeline'], h, w))
+        if setting.get(subset):
+            over['indices'] = setting[subset]
+        loaders[key] = dict(dataset=_nested(keys, over))
+    loaders['train_dataloader']['batch_size'] = setting['batch_size']
+    if setting['schedule'] == 'poly':
+        scheduler = dict(type='PolyLR', eta_min=setting['lr_min'], power=0.9,
+                         begin=0, end=epochs, by_epoch=True)
+    else:
+        scheduler = dict(type='CosineAnnealingLR', T_max=epochs,
+                         eta_min=setting['lr_min'], begin=0, end=epochs,
+                         by_epoch=True)
+    parts = dict(
+        crop_size=(h, w), model=dict(data_preprocessor=dict(size=(h, w))),
+        **loaders,
+        optim_wrapper=dict(optimizer=dict(lr=setting['lr'])),
+        param_scheduler=[scheduler],
+        train_cfg=dict(max_epochs=epochs, val_interval=epochs),
+        default_hooks=dict(checkpoint=dict(
+            by_epoch=True, interval=1, max_keep_ckpts=1, save_best=None)))
+    lines = ['# The proxy setting of benchmarks/rank_ground_truth.py (written '
+             'by it).', f'_base_ = [{osp.abspath(base)!r}]']
+    lines += [f'{k} = {pprint.pformat(v, width=72)}' for k, v in parts.items()]
+    lines.append('test_dataloader = val_dataloader')
+    return '\n'.join(lines) + '\n'
+
+
+def space_config_text(space: str, proxy: str) -> str:
+    """A search config = ``space`` whose networks are retrained from
+    ``proxy`` (``derive.retrain_base``): what ``write_derived`` needs."""
+    return ('# The search space of benchmarks/rank_ground_truth.py, retrained '
+            'in its proxy setting (written by it).\n'
+            f'_base_ = [{osp.abspath(space)!r}]\n'
+            f'derive = dict(retrain_base={osp.abspath(proxy)!r})\n')
+
+
+def write_resized_copy(src: str, dst: str, height: int, width: int,
+                       splits: Sequence[Tuple[str, str]] = SEGNET_SPLITS
+                       ) -> Dict[str, int]:
+    """Every PNG of ``splits`` (image, label folders) under ``src``, resized
+    to fit (width, height) keeping the ratio, under ``dst``: images as MMSeg's
+    ``Resize(keep_ratio=True)`` does (mmcv.imrescale, bilinear, cv2), labels
+    with nearest, so training on the copy sees the pixels the pipeline would
+    have made from ``src``. Files per folder."""
+    import mmcv
+    counts = {}
+    for folder, interpolation in ((f, i) for pair in splits for f, i in
+                                  zip(pair, ('bilinear', 'nearest'))):
+        names = sorted(n for n in os.listdir(osp.join(src, folder))
+                       if n.endswith('.png'))
+        if not names:
+            raise ValueError(f'data-root: no .png under '
+                             f'{osp.join(src, folder)}')
+        os.makedirs(osp.join(dst, folder), exist_ok=True)
+        for name in names:
+            img = mmcv.imread(osp.join(src, folder, name), flag='unchanged')
+            mmcv.imwrite(mmcv.imrescale(img, (width, height),
+                                        interpolation=interpolation,
+                                        backend='cv2'),
+                         osp.join(dst, folder, name))
+        counts[folder] = len(names)
+    return counts
+
+
+def reference_cost(config: str, size: Sequence[int]) -> Dict[str, Any]:
+    """Paper-convention FLOPs (G; the search's FLOPs table's rules, as every
+    network of the space is priced) and params (M) of ``config``'s model at
+    ``size``."""
+    from attnas_mmseg.models import build_segmentor
+    from attnas_mmseg.search.cost.flops import FLOPS_PER_G, build_flops_table
+    model = build_segmentor(config, init_weights=False)
+    return dict(config=osp.relpath(config, REPO), input_size=list(size),
+                flops_G=build_flops_table(model, tuple(size)).fixed /
+                FLOPS_PER_G,
+                params_M=sum(p.numel() for p in model.parameters()) / 1e6)
+
+
+# ------------------------------------------------------------ the pilot
+def pilot_stats(miou: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
+    """Noise of the ground truth from ``miou[network][seed]`` (every network
+    trained with the same seeds, >= 2 networks, >= 2 seeds):
+
+    * ``within_std``: the seeds' std (ddof 1) pooled over the networks;
+    * ``between_std``: the std (ddof 1) of the networks' mean mIoU;
+    * ``ratio``: between / within (None when within is 0);
+    * ``tau``: Kendall's tau-b of the networks' mIoU under one seed against
+      another, per seed pair and their mean: the best agreement any ranking
+      can reach with a ground truth this noisy;
+    * whether the goals (tau >= TAU_GOAL, ratio >= RATIO_GOAL) are met.
+    """
+    from scipy.stats import kendalltau
+    names = list(miou)
+    if len(names) < 2:
+        raise ValueError(f'pilot: needs >= 2 networks, got {names}')
+    seeds = sorted(miou[names[0]], key=int)
+    if len(seeds) < 2 or any(sorted(miou[n], key=int) != seeds
+                             for n in names):
+        raise ValueError(f'pilot: every network needs the same >= 2 seeds, '
+                         f'got { {n: sorted(miou[n]) for n in names} }')
+    rows = [[float(miou[n][s]) for s in seeds] for n in names]
+    means = [statistics.mean(r) for r in rows]
+    within = math.sqrt(statistics.mean(statistics.variance(r) for r in rows))
+    between = statistics.stdev(means)
+    taus = {}
+    for i, j in combinations(range(len(seeds)), 2):
+        tau = float(kendalltau([r[i] for r in rows],
+                               [r[j] for r in rows]).statistic)
+        taus[f'{seeds[i]}-{seeds[j]}'] = None if math.isnan(tau) else tau
+    known = [t for t in taus.values() if t is not None]
+    tau = statistics.mean(known) if known else None
+    ratio = between / within if within > 0 else None
+    return dict(
+        networks=names, seeds=seeds,
+        miou={n: dict(zip(seeds, r)) for n, r in zip(names, rows)},
+        mean={n: m for n, m in zip(names, means)},
+        within_std=within, between_std=between, ratio=ratio,
+        tau_per_pair=taus, tau=tau, tau_goal=TAU_GOAL, ratio_goal=RATIO_GOAL,
+        tau_goal_met=tau is not None and tau >= TAU_GOAL,
+        ratio_goal_met=(between > 0) if ratio is None else ratio >= RATIO_GOAL)
+
+
+def pilot_lines(stats: Dict[str, Any]) -> List[str]:
+    """The pilot's verdict, as printed."""
+    ratio = 'inf' if stats['ratio'] is None else f'{stats["ratio"]:.2f}'
+    tau = 'n/a' if stats['tau'] is None else f'{stats["tau"]:.3f}'
+    mark = {True: 'met', False: 'NOT met'}
+    return [
+        f'pilot: {len(stats["networks"])} networks x seeds '
+        f'{", ".join(stats["seeds"])}: seed std (pooled) '
+        f'{stats["within_std"]:.2f}, between-network std '
+        f'{stats["between_std"]:.2f} mIoU',
+        f'  ratio {ratio} (goal >= {RATIO_GOAL}: '
+        f'{mark[stats["ratio_goal_met"]]}); seed-vs-seed Kendall tau {tau} '
+        f'(goal >= {TAU_GOAL}: {mark[stats["tau_goal_met"]]})']
+
+
+# ------------------------------------------------------ the ground truth
+def run_name(name: str, seed: int) -> str:
+    return f'{name}-s{seed}'
+
+
+def run_hours(run: Dict[str, Any]) -> Tuple[float, float]:
+    """(wall, CPU) hours of one kept run: its training (from the logs, all
+    invocations) plus its test; CPU = wall x the run's threads."""
+    wall = (run['train_s'] + run['test_s']) / 3600
+    return wall, wall * run['threads']
+
+
+def ground_truth(setting: Dict[str, Any], nets: List[Dict[str, Any]],
+                 runs: Dict[str, Dict[str, Any]], seeds: Sequence[int],
+                 pilot_names: Sequence[str],
+                 stages: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """The record benchmarks/rank_correlation.py reads: the setting, every
+    network whose seeds have all finished (spec, FLOPs, params, mIoU per
+    seed and mean, source), and the hours per stage (``stages``: the kept
+    results of the stages that are not trainings, with ``wall_s`` and
+    ``threads``; ``pilot``/``train``: the pilot networks' runs / the
+    others'). ``complete``: every network of ``nets`` is in."""
+    networks = []
+    for net in nets:
+        found = {str(s): runs[run_name(net['name'], s)]['miou']
+                 for s in seeds if run_name(net['name'], s) in runs}
+        if len(found) == len(seeds):
+            networks.append(dict(
+                name=net['name'], spec=net['spec'], flops_G=net['flops_G'],
+                params_M=net['params_M'], miou=found,
+                mean=statistics.mean(found.values()), source=net['source']))
+    wall = {k: v['wall_s'] / 3600 for k, v in stages.items()}
+    cpu = {k: v['wall_s'] * v['threads'] / 3600 for k, v in stages.items()}
+    for key in ('pilot', 'train'):
+        wall[key] = cpu[key] = 0.0
+    for name, run in runs.items():
+        key = 'pilot' if name.rsplit('-s', 1)[0] in pilot_names else 'train'
+        w, c = run_hours(run)
+        wall[key] += w
+        cpu[key] += c
+    return dict(setting=setting, networks=networks, cpu_hours=cpu,
+                wall_hours=wall, complete=len(networks) == len(nets),
+                pending=[n['name'] for n in nets
+                         if n['name'] not in {x['name'] for x in networks}])
+
+
+def final_val_metrics(train_dir: str, epoch: int
+                      ) -> Optional[Dict[str, Any]]:
+    """The val metrics a ``tools/train.py`` run logged after epoch ``epoch``
+    (mmengine's ``vis_data/scalars.json``, newest invocation first), with
+    their file as ``metrics_file``; None when it logged none."""
+    paths = sorted(glob.glob(osp.join(train_dir, '*', 'vis_data',
+                                      'scalars.json')), key=osp.getmtime)
+    for path in reversed(paths):
+        with open(path) as f:
+            found = [json.loads(line) for line in f if line.strip()]
+        for record in reversed(found):
+            if 'mIoU' in record and record.get('step') == epoch:
+                return dict(record, metrics_file=path)
+    return None
+
+
+def kept_run(name: str, seed: int, miou: float, train_s: Optional[float],
+             test_s: float, threads: int, device: str,
+             **extra: Any) -> Dict[str, Any]:
+    """What a run's marker keeps."""
+    return dict(name=name, seed=seed, miou=float(miou),
+                train_s=float(train_s or 0.0), test_s=float(test_s),
+                threads=threads, device=device, **extra)

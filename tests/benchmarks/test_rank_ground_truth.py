@@ -1,0 +1,280 @@
+"""benchmarks/rank_ground_truth.py: its options, the window draw and the
+names, the pilot's noise statistics, the ground-truth record, the resized
+copy, the setting as a config, and a work dir continued from its markers (the
+trainings themselves are long; --smoke runs the real tools)."""
+import json
+import math
+
+import mmcv
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from attnas_mmseg.export.random_arch import sample_archs, search_flops_table
+from attnas_mmseg.search.cost.flops import FLOPS_PER_G
+from mmseg.registry import TRANSFORMS
+
+from .test_benchmark_scripts import REPO, _script
+
+rg = _script('rank_ground_truth')
+rk = _script('_ranking')
+SPACE = REPO / 'configs' / 'demo' / 'attnas-search_demo_camvid-120x160.py'
+
+
+# ------------------------------------------------------------- options
+def test_help_documents_the_options(capsys):
+    with pytest.raises(SystemExit):
+        rg.parse_args(['--help'])
+    text = capsys.readouterr().out
+    for option in ('--num-archs', '--pilot-archs', '--seeds', '--searched',
+                   '--window', '--height', '--width', '--epochs',
+                   '--batch-size', '--lr', '--schedule', '--no-cache',
+                   '--threads', '--device', '--work-dir', '--results-dir',
+                   '--stop-after', '--ignore-pilot-goals', '--smoke'):
+        assert option in text, option
+    assert 'ground_truth.json' in text  # the stages, from the docstring
+
+
+def test_defaults_and_checks(capsys):
+    args = rg.parse_args([])
+    assert (args.num_archs, args.pilot_archs, args.seeds) == (16, 6, [0, 1])
+    assert (args.height, args.width, args.epochs, args.batch_size,
+            args.lr, args.schedule) == (120, 160, 30, 8, 0.05, 'poly')
+    assert args.window == [0.4, 1.0] and args.cache
+    assert args.results_dir == str(REPO / 'docs/results/camvid/ranking')
+    for argv, message in (
+            (['--smoke', '--results-dir', str(REPO / 'docs/results/x')],
+             'must not write under docs/results'),
+            (['--seeds', '3', '3'], '>= 2 distinct seeds'),
+            (['--window', '1.0', '0.4'], '0 < LOW <= HIGH'),
+            (['--num-archs', '3'], '--pilot-archs must be <='),
+            (['--pilot-archs', '1'], '--pilot-archs must be >= 2'),
+            (['--epochs', '0'], '--epochs must be >= 1'),
+            (['--lr-min', '0.1'], '--lr-min in [0, --lr)'),
+            (['--searched', 'r03=a.json'], 'other than r<digits>'),
+            (['--searched', 'a=x.json', '--searched', 'a=y.json'],
+             'given twice'),
+            (['--searched', 'a'], 'expected NAME=path')):
+        with pytest.raises(SystemExit):
+            rg.parse_args(argv)
+        assert message in capsys.readouterr().err, argv
+    smoke = rg.parse_args(['--smoke', '--work-dir', '/tmp/w'])
+    assert smoke.results_dir == '/tmp/w/results'
+    assert (smoke.num_archs, smoke.pilot_archs, smoke.epochs,
+            smoke.num_train, smoke.num_val) == (3, 2, 1, 8, 4)
+    assert smoke.ignore_pilot_goals
+
+
+def test_names():
+    assert rk.network_names(3) == ['r00', 'r01', 'r02']
+    names = rk.network_names(101)
+    assert names[0] == 'r000' and names[-1] == 'r100'
+    assert rk.parse_searched(['a=x/arch.json', 'b_2=y.json']) == [
+        ('a', 'x/arch.json'), ('b_2', 'y.json')]
+    with pytest.raises(ValueError, match='num-archs'):
+        rk.network_names(0)
+
+
+# --------------------------------------------------------- the draw
+def test_sample_draws_inside_the_window_and_names_them(tmp_path):
+    # the CamVid space priced at 64x128 (cheap to count), retrained from the
+    # proxy base
+    space = tmp_path / 'space.py'
+    space.write_text(f"_base_ = ['{SPACE}']\nderive = dict(input_size=(64, "
+                     f"128), retrain_base='{REPO / rg.PROXY_CONFIG}')\n")
+    searched = tmp_path / 'found.json'
+    arch = 'mv2(1,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3) AttSet1(6,13)+AttSet2(2,4)'
+    from attnas_mmseg.search import ArchSpec
+    ArchSpec.parse_arch(arch).save(searched)
+    # a narrow window, so that most candidates fall outside it
+    args = rg.parse_args(['--num-archs', '3', '--pilot-archs', '2',
+                          '--window', '0.5', '0.55',
+                          '--searched', f's1={searched}'])
+    out = rg.sample_networks(args, str(space), str(tmp_path / 'nets'))
+    ref = out['reference']['flops_G']
+    assert out['window_G'] == pytest.approx([0.5 * ref, 0.55 * ref])
+    nets = out['networks']
+    assert [n['name'] for n in nets] == ['r00', 'r01', 'r02', 's1']
+    assert [n['source'] for n in nets] == ['random'] * 3 + [
+        f'searched:{searched}']
+    assert nets[3]['spec'] == arch
+    # the built networks' counts (write_derived) lie in the table's window
+    for net in nets[:3]:
+        assert 0.5 * ref <= net['flops_G'] <= 0.55 * ref
+        assert (tmp_path / 'nets' / net['name'] / 'retrain.py').exists()
+    # the sampler's own draw, seed 0: a longer draw keeps these first
+    table = search_flops_table(str(space))
+    again = sample_archs(5, 0, price=lambda s: table.network_cost(s) /
+                         FLOPS_PER_G, window=tuple(out['window_G']))
+    assert [n['spec'] for n in nets[:3]] == [str(s) for s in again[:3]]
+
+
+def test_reference_is_mv2_aspp_at_720x960():
+    # docs/benchmarks.md: mv2+ASPP (256 ch) 20.66G, 7.14M at 720x960
+    ref = rk.reference_cost(str(REPO / rg.REFERENCE_CONFIG), (720, 960))
+    assert ref['flops_G'] == pytest.approx(20.66, abs=0.005)
+    assert ref['params_M'] == pytest.approx(7.14, abs=0.005)
+
+
+# --------------------------------------------------------- the pilot
+def test_pilot_stats_against_hand_arithmetic():
+    stats = rk.pilot_stats(dict(a={'0': 30, '1': 32}, b={'0': 36, '1': 34},
+                                c={'0': 40, '1': 41}))
+    # variances (ddof 1): a 2, b 2, c 0.5 -> pooled sqrt(4.5 / 3)
+    assert stats['within_std'] == pytest.approx(math.sqrt(1.5))
+    # means 31, 35, 40.5 around 35.5: (20.25 + 0.25 + 25) / 2
+    assert stats['between_std'] == pytest.approx(math.sqrt(22.75))
+    assert stats['ratio'] == pytest.approx(math.sqrt(22.75 / 1.5))
+    assert stats['tau'] == pytest.approx(1.0)  # same order under both seeds
+    assert stats['tau_goal_met'] and stats['ratio_goal_met']
+    # seed 0: a < b < c, seed 1: b < a < c: 2 concordant, 1 discordant pair
+    noisy = rk.pilot_stats(dict(a={'0': 30, '1': 35}, b={'0': 33, '1': 31},
+                                c={'0': 40, '1': 41}))
+    assert noisy['tau'] == pytest.approx(1 / 3)
+    assert not noisy['tau_goal_met']
+    three = rk.pilot_stats(dict(a={'0': 1, '1': 2, '2': 1},
+                                b={'0': 2, '1': 1, '2': 2}))
+    # two networks: each pair of seeds agrees (+1) or not (-1)
+    assert three['tau_per_pair'] == {'0-1': -1.0, '0-2': 1.0, '1-2': -1.0}
+    assert three['tau'] == pytest.approx(-1 / 3)
+    with pytest.raises(ValueError, match='same >= 2 seeds'):
+        rk.pilot_stats(dict(a={'0': 1, '1': 2}, b={'0': 1}))
+    assert 'NOT met' in rk.pilot_lines(noisy)[1]
+
+
+# ---------------------------------------------------- the ground truth
+def _net(name, source='random'):
+    return dict(name=name, spec=f'spec-{name}', flops_G=10.0, params_M=3.0,
+                source=source, config=f'/nowhere/{name}/retrain.py')
+
+
+def _run(name, seed, miou, train_s=1800.0):
+    return rk.kept_run(name, seed, miou, train_s, 0.0, 2, 'cpu')
+
+
+def test_ground_truth_holds_the_finished_networks_in_the_format():
+    nets = [_net('r00'), _net('r01'), _net('x', 'searched:a.json')]
+    runs = {'r00-s0': _run('r00', 0, 30.0), 'r00-s1': _run('r00', 1, 34.0),
+            'x-s0': _run('x', 0, 40.0, 3600.0)}
+    truth = rk.ground_truth(dict(epochs=30), nets, runs, [0, 1], ['r00'],
+                            dict(sample=dict(wall_s=360.0, threads=2)))
+    assert set(truth) >= {'setting', 'networks', 'cpu_hours'}
+    assert truth['networks'] == [dict(
+        name='r00', spec='spec-r00', flops_G=10.0, params_M=3.0,
+        miou={'0': 30.0, '1': 34.0}, mean=32.0, source='random')]
+    assert not truth['complete'] and truth['pending'] == ['r01', 'x']
+    # CPU hours = wall x 2 threads: 2 x 0.5 h pilot runs, one 1 h run
+    assert truth['cpu_hours'] == pytest.approx(
+        dict(sample=0.2, pilot=2.0, train=2.0))
+    assert truth['wall_hours']['pilot'] == pytest.approx(1.0)
+    json.dumps(truth, allow_nan=False)
+
+
+def test_final_val_metrics_reads_the_last_epochs_validation(tmp_path):
+    logs = tmp_path / '20260101_000000' / 'vis_data'
+    logs.mkdir(parents=True)
+    (logs / 'scalars.json').write_text(
+        '{"loss": 1.0, "epoch": 1, "iter": 1, "step": 1}\n'
+        '{"mIoU": 10.0, "aAcc": 50.0, "step": 1}\n'
+        '{"mIoU": 12.5, "aAcc": 60.0, "step": 2}\n')
+    assert rk.final_val_metrics(str(tmp_path), 2)['mIoU'] == 12.5
+    assert rk.final_val_metrics(str(tmp_path), 3) is None
+
+
+# -------------------------------------------------- the setting, the data
+def test_proxy_config_holds_the_setting(tmp_path):
+    setting = dict(height=60, width=80, epochs=7, batch_size=3, lr=0.02,
+                   lr_min=1e-5, schedule='cosine', num_train=5, num_val=None)
+    path = tmp_path / 'proxy.py'
+    path.write_text(rk.proxy_config_text(str(REPO / rg.PROXY_CONFIG),
+                                         setting, '/data/x'))
+    cfg = Config.fromfile(path)
+    train, val = cfg.train_dataloader, cfg.test_dataloader
+    assert train.batch_size == 3 and train.dataset.indices == 5
+    assert 'indices' not in val.dataset
+    assert train.dataset.data_root == val.dataset.data_root == '/data/x'
+    for pipeline in (train.dataset.pipeline, val.dataset.pipeline):
+        assert [t.scale for t in pipeline if t.type == 'Resize'] == [(80, 60)]
+    assert cfg.model.data_preprocessor.size == (60, 80)
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'  # from the base
+    assert cfg.param_scheduler == [dict(
+        type='CosineAnnealingLR', T_max=7, eta_min=1e-5, begin=0, end=7,
+        by_epoch=True)]
+    assert cfg.train_cfg.max_epochs == 7 and cfg.train_cfg.val_interval == 7
+    assert cfg.default_hooks.checkpoint.interval == 1
+    with pytest.raises(ValueError, match='schedule'):
+        rk.proxy_config_text(str(REPO / rg.PROXY_CONFIG),
+                             dict(setting, schedule='step'), '/data/x')
+
+
+def test_resized_copy_gives_the_pipelines_pixels(tiny_camvid, tmp_path):
+    # 64x128 -> 24x48: a factor (0.375) at which interpolations differ
+    counts = rk.write_resized_copy(str(tiny_camvid), str(tmp_path), 30, 48)
+    assert counts == dict(train=8, trainannot=8, val=4, valannot=4)
+    name = sorted((tiny_camvid / 'train').iterdir())[0].name
+    assert mmcv.imread(str(tmp_path / 'trainannot' / name),
+                       flag='unchanged').shape == (24, 48)
+    steps = [TRANSFORMS.build(t) for t in (
+        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+        dict(type='Resize', scale=(48, 30), keep_ratio=True))]
+
+    def load(root):
+        out = dict(img_path=str(root / 'train' / name),
+                   seg_map_path=str(root / 'trainannot' / name),
+                   reduce_zero_label=False, seg_fields=[])
+        for step in steps:
+            out = step(out)
+        return out
+
+    source, cached = load(tiny_camvid), load(tmp_path)
+    assert source['img'].shape == (24, 48, 3)
+    np.testing.assert_array_equal(source['img'], cached['img'])
+    np.testing.assert_array_equal(source['gt_seg_map'], cached['gt_seg_map'])
+
+
+# ---------------------------------------------------------------- resume
+def _kept(work, name, value):
+    path = work / name / 'done.json'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+
+
+def test_a_work_dir_continues_from_its_markers(tmp_path, tiny_camvid):
+    work, results = tmp_path / 'work', tmp_path / 'results'
+    argv = ['--num-archs', '3', '--pilot-archs', '2', '--no-cache',
+            '--data-root', str(tiny_camvid), '--work-dir', str(work),
+            '--results-dir', str(results), '--threads', '1']
+    nets = [_net('r00'), _net('r01'), _net('r02')]
+    _kept(work, 'sample', dict(
+        networks=nets, input_size=[720, 960], window_G=[8.0, 20.0],
+        reference=dict(flops_G=20.0), wall_s=36.0, threads=1))
+    # a noisy pilot: the order flips between the seeds (tau -1)
+    for name, seed, miou in (('r00', 0, 30.0), ('r00', 1, 33.0),
+                             ('r01', 0, 32.0), ('r01', 1, 31.0)):
+        _kept(work, f'runs/{name}-s{seed}', _run(name, seed, miou, 360.0))
+    _kept(work, 'runs/r02-s0', _run('r02', 0, 20.0, 360.0))
+    out = rg.main(argv)   # every stage kept: nothing is trained
+    assert out['pilot']['tau'] == pytest.approx(-1.0)
+    assert not out['pilot']['tau_goal_met']
+    pilot = json.loads((results / 'pilot.json').read_text())
+    assert pilot['miou'] == {'r00': {'0': 30.0, '1': 33.0},
+                             'r01': {'0': 32.0, '1': 31.0}}
+    truth = json.loads((results / 'ground_truth.json').read_text())
+    # stopped after the pilot: r02's seed 1 was not trained
+    assert [n['name'] for n in truth['networks']] == ['r00', 'r01']
+    assert truth['pending'] == ['r02'] and truth['setting']['epochs'] == 30
+    assert truth['cpu_hours']['pilot'] == pytest.approx(4 * 0.1 * 2)
+    assert (work / 'proxy.py').exists() and (work / 'space.py').exists()
+    # going on trains only what has no marker: r02 seed 1, whose config
+    # does not exist here; the record was rewritten after each kept run
+    (results / 'ground_truth.json').unlink()
+    with pytest.raises(RuntimeError, match=r'r02/retrain.py'):
+        rg.main(argv + ['--ignore-pilot-goals'])
+    assert not (work / 'runs' / 'r01-s0' / 'train').exists()
+    partial = json.loads((results / 'ground_truth.json').read_text())
+    assert partial['pending'] == ['r02']
+    assert partial['cpu_hours']['sample'] == pytest.approx(0.01)
+    # other results options are refused
+    with pytest.raises(SystemExit, match='other epochs'):
+        rg.main(argv + ['--epochs', '5'])
