@@ -65,7 +65,8 @@ from _stages import StageRunner, thread_env, write_json  # noqa: E402
 
 from attnas_mmseg.search.space.candidates import (  # noqa: E402
     NUM_ATTENTIONS, NUM_OPS)
-from attnas_mmseg.search.space.search_modes import SEARCH_MODES  # noqa: E402
+from attnas_mmseg.search.space.search_modes import (  # noqa: E402
+    ARCH_STEP_MODES)
 
 SCRIPT = 'planted_signal'
 TASKS = ('harmful', 'needed')
@@ -87,7 +88,11 @@ PREMISE_ARMS = {
     'harmful': (('clean', STANDARD_MV2, ((6, ), )),
                 ('noise_op', STANDARD_MV2[:NOISE_BLOCK - 1] + (7, ) +
                  STANDARD_MV2[NOISE_BLOCK:], ((6, ), )),
-                ('noise_attention', STANDARD_MV2, ((6, 14), ))),
+                ('noise_attention', STANDARD_MV2, ((6, 14), )),
+                # the noise attention alone in a second layer: the search
+                # can derive it so (a top-k cell of its own); beside Att6 the
+                # sum keeps Att6's signal and the harm is partial
+                ('noise_attention_alone', STANDARD_MV2, ((6, ), (14, )))),
 }
 #: The premise's required gap in mIoU points (issue 16).
 PREMISE_GAP = 10.0
@@ -104,8 +109,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         epilog=__doc__.split('\n\n', 2)[2])
     parser.add_argument('--tasks', nargs='+', choices=TASKS,
                         default=list(TASKS))
-    parser.add_argument('--modes', nargs='+', choices=SEARCH_MODES,
-                        default=list(SEARCH_MODES))
+    parser.add_argument('--modes', nargs='+', choices=ARCH_STEP_MODES,
+                        default=list(ARCH_STEP_MODES))
     parser.add_argument('--seeds', nargs='+', type=int,
                         default=[0, 1, 2, 3, 4], help='search seeds')
     parser.add_argument('--stages', nargs='+', choices=STAGES,

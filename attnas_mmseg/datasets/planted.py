@@ -8,17 +8,23 @@ Cityscapes layout, seeded, small enough for a CPU search:
   car 13). What is known is
   in the candidates: the noise candidates (``attnas_mmseg/ops/noise.py``)
   are never right, so a search must rank them last.
-* ``needed``: the same scenes with a global cue every label depends on. A few
-  small red and blue squares are scattered over the image, one colour
-  outnumbering the other by :data:`MAJORITY_MARGIN`; under a red majority
-  the scene classes take the demo's ids, under a blue one seven other ids
-  (:data:`NEEDED_LABELS`). No window smaller than the image decides the
-  majority (it sees only some of the squares), a global average does:
-  :data:`NEEDED_ATTENTION`, Table 1's Att13 (SE: global pooling, two FCs,
-  a channel gate), sees it from the head's feature and keeps each pixel's
-  own feature; Att1 (the pooled vector broadcast) carries it but replaces
-  the local feature unless a local attention is beside it. The squares'
-  pixels are ignored (255).
+* ``needed``: plain scenes whose only difficulty is a global cue every
+  label depends on. Light grey shapes (1-3 ellipses and rectangles) on a
+  dark grey textured ground: which pixels are shape and which ground is
+  plain from the pixel's neighbourhood. A few small red and blue squares
+  are scattered over the image, one colour outnumbering the other by
+  :data:`MAJORITY_MARGIN`; under a red majority ground and shape take
+  trainIds 0 and 1, under a blue one 2 and 3 (:data:`NEEDED_LABELS`). No
+  window smaller than the image decides the majority (it sees only some of
+  the squares), a global average does: :data:`NEEDED_ATTENTION`, Table 1's
+  Att13 (SE: global pooling, two FCs, a channel gate), sees it from the
+  head's feature and keeps each pixel's own feature; Att1 (the pooled
+  vector broadcast) carries it but replaces the local feature unless a
+  local attention is beside it. The squares' pixels are ignored (255).
+  (Version 1 drew the cue on the demo's street scenes with 7 classes a
+  colour: standalone networks reached 13-22 mIoU with or without Att13 at
+  the premise's budget, the scene itself being the hard part, so the cue's
+  gap was lost in it; version 2 makes the scene trivial.)
 
 The premise (a network with the needed attention beats the same one without
 it; one holding a noise candidate loses to the same one without it) is
@@ -35,11 +41,12 @@ import os
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 import torch
 
-from .synthetic import (CLASSES, IGNORE, LAYOUT_LABELS, WRITERS, check_args,
-                        generate, render_scene, write_dataset)
+from .synthetic import (IGNORE, WRITERS, smooth_noise, check_args, generate,
+                        write_dataset)
 
 TASKS = ('harmful', 'needed')
 #: The attention (Table 1 id) the ``needed`` task's labels cannot do without.
@@ -51,12 +58,10 @@ MAJORITY_COUNTS = (3, 5)
 #: RGB of the two cue colours, saturated (scene colours rarely are).
 CUE_COLOURS: Dict[str, Tuple[int, int, int]] = {
     'red': (235, 25, 25), 'blue': (25, 25, 235)}
-#: Cityscapes trainIds of the scene classes (synthetic.CLASSES order) under
-#: each majority: the demo's ids for red, seven unused ones for blue.
-NEEDED_LABELS: Dict[str, Tuple[int, ...]] = {
-    'red': LAYOUT_LABELS['cityscapes'][0],
-    'blue': (3, 4, 5, 6, 7, 9, 12),
-}
+#: The ``needed`` scenes' classes.
+SCENE_CLASSES = ('ground', 'shape')
+#: Cityscapes trainIds of the scene classes under each majority colour.
+NEEDED_LABELS: Dict[str, Tuple[int, ...]] = {'red': (0, 1), 'blue': (2, 3)}
 
 
 def _lut(ids: Sequence[int]) -> np.ndarray:
@@ -81,11 +86,32 @@ def _place(rng: np.random.Generator, count: int, size: int, h: int,
     return corners
 
 
+def render_shapes(rng: np.random.Generator, h: int,
+                  w: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Light grey shapes on dark grey ground: (RGB image (h, w, 3) uint8,
+    scene classes (h, w) uint8, indices into :data:`SCENE_CLASSES`)."""
+    ground = 70 + 15 * smooth_noise(rng, h, w, max(4, w // 8))
+    img = np.repeat(ground[..., None], 3, axis=2)
+    scene = np.zeros((h, w), np.uint8)
+    for _ in range(int(rng.integers(1, 4))):
+        cy, cx = int(rng.integers(0, h)), int(rng.integers(0, w))
+        ry = int(h * rng.uniform(0.12, 0.3))
+        rx = int(ry * rng.uniform(0.7, 2.0))
+        if rng.random() < 0.5:
+            cv2.ellipse(scene, (cx, cy), (rx, ry), 0, 0, 360, 1, -1)
+        else:
+            cv2.rectangle(scene, (cx - rx, cy - ry), (cx + rx, cy + ry), 1,
+                          -1)
+    img[scene == 1] = rng.uniform(170, 200)
+    img += rng.normal(0, 8, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), scene
+
+
 def draw_needed(rng: np.random.Generator, h: int,
                 w: int) -> Tuple[np.ndarray, np.ndarray, str]:
     """One ``needed`` image: (RGB image, Cityscapes trainIds, majority
     colour)."""
-    img, scene = render_scene(rng, h, w)
+    img, scene = render_shapes(rng, h, w)
     majority = 'red' if rng.random() < 0.5 else 'blue'
     minority = 'blue' if majority == 'red' else 'red'
     n_major = int(rng.integers(MAJORITY_COUNTS[0], MAJORITY_COUNTS[1] + 1))
@@ -124,10 +150,10 @@ def generate_planted(task: str,
                         width, seed, overwrite)
     check_args('cityscapes', num_train, num_val, height, width, seed)
     manifest = dict(
-        generator='attnas_mmseg.datasets.planted', version=1, task=task,
+        generator='attnas_mmseg.datasets.planted', version=2, task=task,
         layout='cityscapes', num_train=int(num_train), num_val=int(num_val),
         height=int(height), width=int(width), seed=int(seed),
-        classes={colour: dict(zip(CLASSES, labels))
+        classes={colour: dict(zip(SCENE_CLASSES, labels))
                  for colour, labels in NEEDED_LABELS.items()},
         ignore_index=IGNORE, needed_attention=NEEDED_ATTENTION,
         majority_margin=MAJORITY_MARGIN,

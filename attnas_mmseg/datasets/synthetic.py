@@ -58,7 +58,7 @@ MANIFEST = 'manifest.json'
 MIN_SIZE = 32
 
 
-def _smooth_noise(rng: np.random.Generator, h: int, w: int,
+def smooth_noise(rng: np.random.Generator, h: int, w: int,
                   cell: int) -> np.ndarray:
     """Noise in [-1, 1] that varies over about ``cell`` pixels: (h, w)."""
     coarse = rng.uniform(-1, 1, (h // cell + 2, w // cell + 2))
@@ -83,7 +83,7 @@ def render_scene(rng: np.random.Generator, h: int,
     sky = (rng.uniform([110, 150, 200], [150, 190, 245])
            if rng.random() < 0.6 else rng.uniform(170, 215, 3))
     img[:] = sky * (1 + 0.25 * yy / h)[..., None]
-    img += 12 * _smooth_noise(rng, h, w, max(4, w // 8))[..., None]
+    img += 12 * smooth_noise(rng, h, w, max(4, w // 8))[..., None]
 
     # Skyline: building columns reaching down to the bottom (the ground covers them).
     x0 = 0
@@ -109,8 +109,8 @@ def render_scene(rng: np.random.Generator, h: int,
         cv2.rectangle(label, (cx - max(1, r // 6), cy),
                       (cx + max(1, r // 6), horizon), VEGETATION, -1)
     foliage = rng.uniform([40, 80, 20], [90, 140, 60])
-    leaves = (1 + 0.3 * _smooth_noise(rng, h, w, 2) +
-              0.2 * _smooth_noise(rng, h, w, 6))[..., None]
+    leaves = (1 + 0.3 * smooth_noise(rng, h, w, 2) +
+              0.2 * smooth_noise(rng, h, w, 6))[..., None]
     tree = label == VEGETATION
     img[tree] = (foliage * leaves)[tree]
 
@@ -133,7 +133,7 @@ def render_scene(rng: np.random.Generator, h: int,
     centre = vx + shift * depth
     dash = (np.abs(xx - centre) < 0.5 + 2 * depth) & (
         np.floor(np.log1p(np.maximum(yy - horizon, 0)) * 5) % 2 == 0)
-    img[road] = asphalt + 8 * _smooth_noise(rng, h, w, 3)[road, None]
+    img[road] = asphalt + 8 * smooth_noise(rng, h, w, 3)[road, None]
     img[road & dash] = rng.uniform(200, 240)
 
     # Cars on the road, far ones first so near ones occlude them.

@@ -16,7 +16,7 @@ NOISE = ExtraCandidates([dict(type='NoiseOp')],
 
 def test_defaults_and_checks(capsys):
     args = planted.parse_args([])
-    assert args.modes == ['darts', 'gumbel', 'proxyless']
+    assert args.modes == ['darts', 'gumbel', 'proxyless']  # not uniform: no arch step
     assert args.seeds == [0, 1, 2, 3, 4] and args.premise_seeds == [0, 1]
     assert args.results_dir == str(REPO / 'docs' / 'results' / 'planted')
     for argv, message in ((['--epochs', '3'], 'go together'),
@@ -100,3 +100,37 @@ def test_summaries_and_report():
         runs=search, summary=report.search_summary(search)))
     assert '| harmful | darts | 2 | 97% | 16/17 |' in text
     assert 'needed, with: gap 13.00 mIoU points (holds' in text
+
+
+# ------------------------------------------- benchmarks/planted_gradient_snr
+snr = _script('planted_gradient_snr')
+
+
+def test_gradient_snr_statistics_by_hand():
+    # 4 draws, 2 blocks; block 0 ran the noise op in the forward pass in
+    # draws 0 and 1, drew it at weight 0 in draw 2, not at all in draw 3
+    d = torch.tensor([[3., 1.], [1., -1.], [2., 1.], [-2., -1.]])
+    kinds = [['forward', 'no'], ['forward', 'no'], ['zero', 'no'],
+             ['no', 'no']]
+    out = snr._stats(d, kinds)
+    assert out['mean'] == pytest.approx([1.0, 0.0])
+    # sample std of (3, 1, 2, -2): sqrt(((2^2 + 0 + 1 + 3^2)) / 3)
+    std0 = (14 / 3) ** 0.5
+    assert out['std'][0] == pytest.approx(std0)
+    assert out['snr'][0] == pytest.approx(1 / std0)
+    assert out['steps_to_separate'][0] == pytest.approx((2 * std0) ** 2)
+    assert out['steps_to_separate'][1] is None      # no signal: never
+    assert out['mean_forward'] == [pytest.approx(2.0), None]
+    assert out['mean_zero'][0] == pytest.approx(2.0)
+    assert out['share_forward'] == [0.5, 0.0] and out['share_no'] == [
+        0.25, 1.0]
+    assert out['summary']['rows_positive'] == 1
+
+
+def test_gradient_snr_reads_what_a_draw_ran():
+    weights = torch.tensor([0., 0., 1., 0.])
+    log = [(weights, [2, 3]), (torch.full((4, ), 0.25), None)]
+    assert snr._drawn(log, 0, 2) == 'forward'
+    assert snr._drawn(log, 0, 3) == 'zero'       # a gumbel runner-up
+    assert snr._drawn(log, 0, 1) == 'no'
+    assert snr._drawn(log, 1, 3) == 'forward'    # darts runs every op

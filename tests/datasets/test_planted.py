@@ -57,3 +57,15 @@ def test_harmful_is_the_demo_data(tmp_path):
 def test_bad_task():
     with pytest.raises(ValueError, match='task must be one of'):
         generate_planted('easy', '/nonexistent')
+
+
+@pytest.mark.parametrize('index', range(6))
+def test_needed_scene_is_plain_from_each_pixel(index):
+    # the cue is the task's only difficulty: a pixel's grey level alone
+    # tells shape from ground (version 2 of the task, module doc)
+    img, label, majority = draw_needed(np.random.default_rng([3, 1, index]),
+                                       64, 128)
+    ground, shape = NEEDED_LABELS[majority]
+    grey = img.mean(-1)
+    assert (label == shape).any() and (label == ground).any()
+    assert grey[label == shape].min() > grey[label == ground].max()
