@@ -28,8 +28,8 @@ from mmengine.config import Config
 
 from ..models.builder import build_segmentor
 from ..search.cost.flops import FLOPS_PER_G, build_flops_table
+from ..search.evolution import SearchSpace, random_spec
 from ..search.space.arch_spec import ArchSpec
-from ..search.space.candidates import NUM_BLOCKS
 from ..search.space.extra_candidates import ExtraCandidates
 
 #: Candidates tried per accepted architecture before giving up.
@@ -62,22 +62,17 @@ def sample_arch(rng: random.Random,
         extra: The space's user candidates (none: the paper's space).
     """
     extra = extra or ExtraCandidates()
-    per_layer = extra.num_attentions
-    if not isinstance(num_layers, int) or num_layers < 1:
+    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or \
+            num_layers < 1:
         raise ValueError(f'num_layers must be an int >= 1, got '
                          f'{num_layers!r}')
-    cells = num_layers * per_layer
+    cells = num_layers * extra.num_attentions
     if not isinstance(topk, int) or isinstance(topk, bool) or \
             not 1 <= topk <= cells:
         raise ValueError(f'topk must be an int in 1..{cells} (the attention '
                          f'cells of {num_layers} layer(s)), got {topk!r}')
-    code = tuple(rng.randint(1, extra.num_ops)
-                 for _ in range(NUM_BLOCKS)) if backbone else None
-    layers = [[] for _ in range(num_layers)]
-    for flat in rng.sample(range(cells), topk):
-        layers[flat // per_layer].append(flat % per_layer + 1)
-    return ArchSpec(attention=tuple(tuple(ids) for ids in layers),
-                    backbone=code, extra=extra)
+    return random_spec(rng, SearchSpace(num_layers, topk, bool(backbone),
+                                        extra))
 
 
 def sample_archs(num: int,

@@ -6,6 +6,8 @@ from .cost.cost_table import PRICINGS, CostTable
 from .cost.flops import (FLOPS_PER_G, build_flops_table, count_complete_flops,
                          count_paper_flops)
 from .derive import derive_arch, derive_attention, derive_backbone
+from .evolution import (Constraint, EvolutionSearch, EvolutionSettings,
+                        SearchSpace, crossover, mutate, random_spec)
 from .settings import SearchSettings
 from .space.arch_params import (ARCH_PARAM_NAMES, arch_parameters,
                                 is_arch_param, named_arch_parameters,
@@ -18,9 +20,12 @@ from .space.candidates import (ATTENTION_CANDIDATES, BACKBONE_OP_ORDERS,
                                search_space_size)
 from .space.extra_candidates import ExtraCandidates
 from .space.mixed_op import MixedOp
-from .space.search_modes import DEFAULT_SEARCH_MODE, SEARCH_MODES
+from .space.search_modes import (ARCH_STEP_MODES, DEFAULT_SEARCH_MODE,
+                                 NO_ARCH_STEP_MODES, SEARCH_MODES)
 
 __all__ = [
+    'ARCH_STEP_MODES', 'NO_ARCH_STEP_MODES', 'Constraint', 'EvolutionSearch',
+    'EvolutionSettings', 'SearchSpace', 'crossover', 'mutate', 'random_spec',
     'ARCH_PARAM_NAMES', 'ATTENTION_CANDIDATES', 'ArchSpec', 'AttentionLayers',
     'BACKBONE_OP_ORDERS', 'COST_LOSS_MODES', 'CostTable',
     'DEFAULT_SEARCH_MODE', 'ExtraCandidates', 'FLOPS_PER_G', 'MixedOp',
