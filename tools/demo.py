@@ -2,6 +2,18 @@
 
     python tools/demo.py                       # synthetic data, generated here
     python tools/demo.py --dataset camvid --data-root ../shared/data/camvid
+    python tools/demo.py --derive evolution    # SPOS: uniform supernet + evolution
+
+``--derive argmax`` (the default, the paper's): a search with ArchUpdateHook
+and the argmax of its alpha/beta (``tools/derive_arch.py``). ``--derive
+evolution`` (issue 18): the supernet is trained with uniformly drawn paths
+(``search_mode='uniform'``, ``configs/demo/attnas-search-uniform_*``) and
+the network is chosen by an evolutionary search scoring subnets with their
+inherited weights on the arch half, inside the argmax search's FLOPs target
++- its ``derive.target_window`` (``tools/search_subnet.py``, a demo-sized
+population: :data:`DEMO_EVOLUTION`). Which derivation to trust on a dataset
+is what ``benchmarks/rank_correlation.py`` measures; the default stays the
+paper's until it says otherwise (docs/design.md).
 
 Every stage is the project's real entry point run as a user would:
 ``tools/train.py`` (search, with ArchUpdateHook), ``tools/derive_arch.py``,
@@ -28,15 +40,25 @@ sys.path.insert(0, REPO)
 DATASETS = {
     'synthetic': dict(
         search='configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py',
+        uniform='configs/demo/attnas-search-uniform_demo_synthetic-'
+        'cityscapes-64x128.py',
         data_root='data/synthetic_cityscapes',
         val_labels='gtFine/val/*/*_gtFine_labelTrainIds.png',
         ignore=255),
     'camvid': dict(
         search='configs/demo/attnas-search_demo_camvid-120x160.py',
+        uniform='configs/demo/attnas-search-uniform_demo_camvid-120x160.py',
         data_root=None,
         val_labels='valannot/*.png',
         ignore=11),
 }
+#: tools/search_subnet.py options of the demo's evolution: 16 candidates a
+#: generation, 5 generations (at most 80 subnets scored, each on the arch
+#: half after 6 batches of BN recalibration: minutes on a CPU).
+DEMO_EVOLUTION = ['--population', '16', '--generations', '5', '--top-k', '4',
+                  '--num-mutation', '8', '--num-crossover', '8',
+                  '--calib-batches', '6']
+DERIVATIONS = ('argmax', 'evolution')
 
 
 def run(cmd: List[str], env: dict) -> None:
@@ -85,6 +107,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0,
                         help='randomness.seed of the search and the retrain '
                         '(same seed, same machine: same architecture)')
+    parser.add_argument('--derive', choices=DERIVATIONS, default='argmax',
+                        help='argmax of a gradient search (the paper) or '
+                        'evolution on a uniformly trained supernet')
     parser.add_argument('--search-epochs', type=int, default=None)
     parser.add_argument('--retrain-epochs', type=int, default=None)
     parser.add_argument('--overwrite', action='store_true',
@@ -122,19 +147,30 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     search_dir = osp.join(work, 'search')
     seed = f'randomness.seed={args.seed}'
+    evolution = args.derive == 'evolution'
+    config = spec['uniform'] if evolution else spec['search']
     opts = ['--cfg-options', *demo_root_options(data_root), seed]
-    if args.search_epochs:
+    if args.search_epochs and evolution:   # one weight schedule, no warm-up
+        opts += [f'train_cfg.max_epochs={args.search_epochs}',
+                 f'param_scheduler.0.end={args.search_epochs}']
+    elif args.search_epochs:
         from attnas_mmseg.utils.search_schedule import \
             search_schedule_options
-        opts += search_schedule_options(osp.join(REPO, spec['search']),
+        opts += search_schedule_options(osp.join(REPO, config),
                                         args.search_epochs)
-    run([py, 'tools/train.py', spec['search'], '--work-dir', search_dir,
-         *opts], env)
+    run([py, 'tools/train.py', config, '--work-dir', search_dir, *opts], env)
     ckpt = latest(osp.join(search_dir, 'epoch_*.pth'))
 
     arch_dir = osp.join(work, 'derived')
-    run([py, 'tools/derive_arch.py', spec['search'], ckpt, '--out-dir',
-         arch_dir], env)
+    if evolution:
+        target, window = evolution_target(osp.join(REPO, spec['search']))
+        run([py, 'tools/search_subnet.py', config, ckpt, '--work-dir',
+             arch_dir, '--flops-target', str(target), '--window',
+             str(window), '--seed', str(args.seed), *DEMO_EVOLUTION,
+             '--cfg-options', *demo_root_options(data_root)], env)
+    else:
+        run([py, 'tools/derive_arch.py', config, ckpt, '--out-dir',
+             arch_dir], env)
     retrain_cfg = osp.join(arch_dir, 'retrain.py')
 
     retrain_dir = osp.join(work, 'retrain')
@@ -151,8 +187,10 @@ def main(argv: Optional[List[str]] = None) -> None:
          test_dir, *ropts], env)
     metrics = test_metrics(test_dir)
 
-    history = latest(osp.join(search_dir, '*', 'arch_history.jsonl'))
-    run([py, 'tools/plot_arch.py', '--history', history, '--arch',
+    # a uniform search has no arch steps, so no alpha/beta history to draw
+    history = [] if evolution else [
+        '--history', latest(osp.join(search_dir, '*', 'arch_history.jsonl'))]
+    run([py, 'tools/plot_arch.py', *history, '--arch',
          osp.join(arch_dir, 'arch.json'), '--out-dir', work], env)
     onnx_path = osp.join(work, 'derived.onnx')
     shape = DEMO_SHAPES[args.dataset]
@@ -177,11 +215,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         f'dataset           {args.dataset} ({data_root})',
         f'seed              {seed_note(args.seed)}',
         f'derived           {arch}',
-        f'FLOPs target      {search["flops_target_G"]:.2f}G, derived '
-        f'{search["flops_derived_G"]:.2f}G '
-        f'({100 * (search["flops_derived_G"] / search["flops_target_G"] - 1):+.1f}%)'
-        f' at {search["flops_input_size"][0]}x{search["flops_input_size"][1]}',
-        f'confidence        {confidence_summary(search, meta["topk"])}',
+        *(evolution_lines(meta) if evolution else search_lines(search,
+                                                               meta)),
         f'FLOPs @{meta["input_size"][0]}x{meta["input_size"][1]}    '
         f'{meta["flops_paper_G"]:.2f}G paper convention, '
         f'{meta["flops_complete_G"]:.2f}G complete (mmengine)',
@@ -197,8 +232,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         f'  architecture     {osp.join(arch_dir, "arch.json")}',
         f'  retrain config   {retrain_cfg}',
         f'  retrained model  {model_ckpt}',
-        f'  pictures         {osp.join(work, "arch_evolution.png")}, '
-        f'{osp.join(work, "arch_module.png")}',
+        '  pictures         ' + ', '.join(
+            osp.join(work, name) for name in
+            ((() if evolution else ('arch_evolution.png', ))
+             + ('arch_module.png', ))),
         f'  ONNX             {onnx_path}',
         f'  speed            {bench_dir}',
     ]
@@ -208,6 +245,39 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 DEMO_SHAPES = {'synthetic': (128, 256), 'camvid': (360, 480)}
+
+
+def evolution_target(search_config: str) -> tuple:
+    """(FLOPs target in G, window) of the evolution: the argmax search's
+    target and its derive.target_window (0.1 when it has none), so both
+    derivations aim at the same cost."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(search_config)
+    hook = next(h for h in cfg.custom_hooks if h.type == 'ArchUpdateHook')
+    return (float(hook.flops_target),
+            float(cfg.get('derive', {}).get('target_window') or 0.1))
+
+
+def search_lines(search: dict, meta: dict) -> List[str]:
+    """The report's lines on a gradient search and its argmax."""
+    target, derived = search['flops_target_G'], search['flops_derived_G']
+    size = search['flops_input_size']
+    return [f'FLOPs target      {target:.2f}G, derived {derived:.2f}G '
+            f'({100 * (derived / target - 1):+.1f}%) at {size[0]}x{size[1]}',
+            f'confidence        {confidence_summary(search, meta["topk"])}']
+
+
+def evolution_lines(meta: dict) -> List[str]:
+    """The report's lines on an evolution (tools/search_subnet.py)."""
+    found = meta['evolution']
+    low, high = found['windows']['flops_G']
+    return [f'FLOPs window      {low:.2f}-{high:.2f}G (target '
+            f'{found["flops_target_G"]:.2f}G), found '
+            f'{found["costs"]["flops_G"]:.2f}G',
+            f'evolution         mIoU {found["score_mIoU"]:.2f} on the '
+            f'{found["split"]} half with inherited weights (BN recalibrated), '
+            f'best of {found["evaluated"]} subnets in '
+            f'{found["generations"]} generations']
 
 
 def confidence_summary(search: dict, topk: int) -> str:

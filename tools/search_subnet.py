@@ -18,6 +18,8 @@ import argparse
 import os.path as osp
 import sys
 
+from mmengine.config import DictAction
+
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from attnas_mmseg.evaluation.subnet_evaluator import (  # noqa: E402
@@ -70,6 +72,10 @@ def parse_args(argv=None):
                         metavar=('H', 'W'),
                         help='size for FLOPs (default: derive.input_size '
                         'or 1024 2048)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='overrides of the config for scoring (e.g. '
+                        'the dataloaders\' data_root); part of the run\'s '
+                        'identity on resume')
     return parser.parse_args(argv)
 
 
@@ -85,7 +91,8 @@ def main(argv=None):
             num_crossover=args.num_crossover, mutate_prob=args.mutate_prob,
             seed=args.seed, split=args.split,
             calib_batches=args.calib_batches, device=args.device,
-            topk=args.topk, input_size=args.input_size)
+            topk=args.topk, input_size=args.input_size,
+            cfg_options=args.cfg_options)
     except (ValueError, FileExistsError, FileNotFoundError) as err:
         sys.exit(f'search_subnet: error: {err}')
     found = spec.meta['evolution']

@@ -57,7 +57,8 @@ def search_subnet(config: str,
                   evaluator: Any = None,
                   topk: Optional[int] = None,
                   input_size: Optional[Sequence[int]] = None,
-                  out_dir: Optional[str] = None) -> ArchSpec:
+                  out_dir: Optional[str] = None,
+                  cfg_options: Optional[dict] = None) -> ArchSpec:
     """Evolve subnets of ``checkpoint``'s supernet within cost windows.
 
     Args:
@@ -82,6 +83,13 @@ def search_subnet(config: str,
         evaluator: An object with ``evaluate(spec) -> {'mIoU': ...}`` used
             instead (built lazily otherwise: a finished run builds none).
         topk: Attentions of every candidate (default ``derive.topk`` or 4).
+        input_size: (H, W) of the FLOPs window (default
+            ``derive.input_size``, else 1024x2048).
+        out_dir: Where ``arch.json`` and ``retrain.py`` go (default
+            ``work_dir``).
+        cfg_options: Overrides of the config for the evaluator (e.g. the
+            dataloaders' ``data_root``); part of the run's identity, so a
+            resume with other data is refused.
 
     Returns:
         The best spec as written to ``arch.json``, with how it was found in
@@ -108,7 +116,8 @@ def search_subnet(config: str,
                checkpoint_sha256=_sha256(checkpoint), split=split,
                calib_batches=calib_batches, window=window,
                flops_target_G=flops_target, latency_target_ms=latency_target,
-               latency_lut=latency_lut and osp.abspath(latency_lut))
+               latency_lut=latency_lut and osp.abspath(latency_lut),
+               cfg_options=dict(cfg_options or {}))
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     scorer: List[Any] = [evaluator]
@@ -119,7 +128,8 @@ def search_subnet(config: str,
         if scorer[0] is None:
             scorer[0] = SubnetEvaluator(config, checkpoint, split=split,
                                         calib_batches=calib_batches,
-                                        device=device)
+                                        device=device,
+                                        cfg_options=cfg_options)
         return float(scorer[0].evaluate(spec)['mIoU'])
 
     search = EvolutionSearch(

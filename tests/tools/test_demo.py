@@ -21,3 +21,26 @@ def test_the_readme_demo_row_says_it_too():
     assert 'the same on every run on this machine' in row
     assert f'another machine derived `{OTHER}`, 27.14G, 48.82 mIoU' in row
     assert 'not the same network on every\nmachine' in readme
+
+
+def test_evolution_aims_at_the_argmax_search_target():
+    demo = runpy.run_path(str(REPO / 'tools' / 'demo.py'))
+    for dataset in ('synthetic', 'camvid'):
+        config = REPO / demo['DATASETS'][dataset]['search']
+        # both demo searches: ArchUpdateHook(flops_target=30.0),
+        # derive.target_window=0.1
+        assert demo['evolution_target'](str(config)) == (30.0, 0.1)
+        uniform = REPO / demo['DATASETS'][dataset]['uniform']
+        assert 'uniform' in uniform.read_text()
+
+
+def test_the_evolution_report_lines():
+    demo = runpy.run_path(str(REPO / 'tools' / 'demo.py'))
+    meta = dict(evolution=dict(
+        windows=dict(flops_G=[27.0, 33.0]), flops_target_G=30.0,
+        costs=dict(flops_G=31.234), score_mIoU=41.5, split='arch',
+        evaluated=57, generations=5))
+    assert demo['evolution_lines'](meta) == [
+        'FLOPs window      27.00-33.00G (target 30.00G), found 31.23G',
+        'evolution         mIoU 41.50 on the arch half with inherited '
+        'weights (BN recalibrated), best of 57 subnets in 5 generations']
