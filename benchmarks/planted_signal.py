@@ -29,9 +29,10 @@ continues; the tools' output goes to ``WORK_DIR/run.log``):
    retrained for ``--premise-epochs`` with every seed of ``--premise-seeds``
    and tested on the val split (``tools/train.py``, ``tools/test.py``):
    needed: ``AttSet1(6,13)`` (with the needed Att13) vs ``AttSet1(6)``;
-   harmful: ``AttSet1(6)`` vs the same with the noise op in block 9 vs the
-   same with the noise attention beside Att6. The premise holds when each
-   gap is >= 10 mIoU.
+   harmful: ``AttSet1(6)`` vs the same with the noise op in block 9, with
+   the noise attention beside Att6, and with it alone in a second layer. A
+   claim holds when its gap is >= 10 mIoU; a task none of whose claims
+   holds is not searched (``--search-without-premise``).
 3. ``search``: per task, mode (``--modes``) and seed (``--seeds``) a search
    (``tools/train.py`` on the task's config, ``--epochs`` epochs of which
    ``--warmup-epochs`` warm-up; default the config's 10 and 4, the demo's),
@@ -118,6 +119,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='stages to run (the report always follows)')
     parser.add_argument('--premise-seeds', nargs='+', type=int,
                         default=[0, 1], help='seeds of each premise network')
+    parser.add_argument('--search-without-premise', action='store_true',
+                        help='search a task whose premise this run measured '
+                        'and found false (skipped otherwise)')
     parser.add_argument('--premise-epochs', type=int, default=30,
                         help='retrain epochs of a premise network')
     parser.add_argument('--epochs', type=int, default=None,
@@ -325,6 +329,22 @@ def measure(config: str, checkpoint: str, arch_file: str) -> Dict[str, Any]:
         num_ops=alpha.shape[1], num_cells=len(flat))
 
 
+def premise_allows_search(args, task: str, premise: List[Dict]) -> bool:
+    """False (and why, logged) when this run measured ``task``'s premise
+    and none of its claims held: a search on a task whose right answer is
+    not right measures nothing (``--search-without-premise`` searches
+    anyway)."""
+    if not premise or args.search_without_premise:
+        return True
+    gaps = planted_report.premise_summary(premise, PREMISE_GAP)[task]['gaps']
+    if any(g['holds'] for g in gaps.values()):
+        return True
+    log.warning('%s: no premise claim holds (%s); its search is skipped '
+                '(--search-without-premise runs it)', task,
+                ', '.join(f'{n} {g["gap"]:+.1f}' for n, g in gaps.items()))
+    return False
+
+
 # ------------------------------------------------------------------- main
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
@@ -344,6 +364,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                                                  backbone, attention, seed))
                     log.info('premise %s %s s%d: mIoU %.2f', task, name,
                              seed, premise[-1]['miou'])
+        if 'search' in args.stages and not premise_allows_search(
+                args, task, [p for p in premise if p['task'] == task]):
+            continue
         if 'search' in args.stages:
             for mode in args.modes:
                 for seed in args.seeds:

@@ -250,12 +250,30 @@ DEMO_SHAPES = {'synthetic': (128, 256), 'camvid': (360, 480)}
 def evolution_target(search_config: str) -> tuple:
     """(FLOPs target in G, window) of the evolution: the argmax search's
     target and its derive.target_window (0.1 when it has none), so both
-    derivations aim at the same cost."""
+    derivations aim at the same cost. A target outside the space's range at
+    derive.input_size (the CamVid demo's 30G at 720x960, where the space
+    spans about 1.6-20.2G) is replaced by the median cost of 100 uniform
+    draws: near a range's end the window would hold too few networks for
+    the evolution's random start."""
+    import statistics
+
     from mmengine.config import Config
+
+    from attnas_mmseg.export.random_arch import (flops_range, sample_archs,
+                                                 search_flops_table)
+    from attnas_mmseg.search.cost.flops import FLOPS_PER_G
     cfg = Config.fromfile(search_config)
     hook = next(h for h in cfg.custom_hooks if h.type == 'ArchUpdateHook')
-    return (float(hook.flops_target),
-            float(cfg.get('derive', {}).get('target_window') or 0.1))
+    window = float(cfg.get('derive', {}).get('target_window') or 0.1)
+    topk = int(cfg.get('derive', {}).get('topk', 4))
+    table = search_flops_table(search_config)
+    low, high = (f / FLOPS_PER_G for f in flops_range(table, topk))
+    target = float(hook.flops_target)
+    if not low <= target <= high:
+        target = statistics.median(
+            s.meta['sampled_flops'] / FLOPS_PER_G for s in sample_archs(
+                100, 0, topk=topk, price=table.network_cost))
+    return target, window
 
 
 def search_lines(search: dict, meta: dict) -> List[str]:

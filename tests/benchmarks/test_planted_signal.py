@@ -134,3 +134,18 @@ def test_gradient_snr_reads_what_a_draw_ran():
     assert snr._drawn(log, 0, 3) == 'zero'       # a gumbel runner-up
     assert snr._drawn(log, 0, 1) == 'no'
     assert snr._drawn(log, 1, 3) == 'forward'    # darts runs every op
+
+
+def test_a_task_whose_premise_fails_is_not_searched():
+    def arm(name, seed, miou):
+        return dict(task='needed', arm=name, seed=seed, arch='', miou=miou)
+    failed = [arm('with', 0, 57.2), arm('with', 1, 33.3),
+              arm('without', 0, 79.1), arm('without', 1, 42.9)]
+    held = [arm('with', 0, 80.0), arm('with', 1, 70.0),
+            arm('without', 0, 50.0), arm('without', 1, 60.0)]  # +20
+    args = planted.parse_args([])
+    assert not planted.premise_allows_search(args, 'needed', failed)
+    assert planted.premise_allows_search(args, 'needed', held)
+    assert planted.premise_allows_search(args, 'needed', [])  # not measured
+    forced = planted.parse_args(['--search-without-premise'])
+    assert planted.premise_allows_search(forced, 'needed', failed)
