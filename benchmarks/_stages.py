@@ -51,6 +51,23 @@ def thread_env(threads: int, device: str = 'cpu') -> Dict[str, str]:
     return env
 
 
+def start_run(script: str, work_dir: str, device: str = 'cpu') -> str:
+    """The start every experiment script shares: refuse ``--device cuda``
+    without a GPU, make ``work_dir`` and log to stdout and
+    ``WORK_DIR/run.log`` (returned)."""
+    if device == 'cuda':
+        import torch
+        if not torch.cuda.is_available():
+            sys.exit(f'{script}: --device cuda but torch sees no GPU')
+    os.makedirs(work_dir, exist_ok=True)
+    log_path = osp.join(work_dir, 'run.log')
+    logging.basicConfig(
+        level=logging.INFO, format='%(asctime)s %(message)s',
+        handlers=[logging.StreamHandler(sys.stdout),
+                  logging.FileHandler(log_path)])
+    return log_path
+
+
 def write_json(path: str, value: Any) -> None:
     """``value`` as JSON at ``path``, never half-written."""
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)

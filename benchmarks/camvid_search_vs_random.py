@@ -76,7 +76,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from _common import confidence_of, set_threads, trained_latency  # noqa: E402
-from _stages import StageRunner, thread_env  # noqa: E402
+from _stages import StageRunner, start_run, thread_env  # noqa: E402
 import _tools as tools  # noqa: E402
 from camvid_report import (BASELINE_CONFIG, WINDOW, networks,  # noqa: E402
                            run_name, write_report)
@@ -343,16 +343,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if not osp.isdir(osp.join(args.data_root, 'trainannot')):
         sys.exit(f'{SCRIPT}: no CamVid (SegNet layout) at {args.data_root}')
-    if args.device == 'cuda':
-        import torch
-        if not torch.cuda.is_available():
-            sys.exit(f'{SCRIPT}: --device cuda but torch sees no GPU')
-    os.makedirs(args.work_dir, exist_ok=True)
-    log_path = osp.join(args.work_dir, 'run.log')
-    logging.basicConfig(
-        level=logging.INFO, format='%(asctime)s %(message)s',
-        handlers=[logging.StreamHandler(sys.stdout),
-                  logging.FileHandler(log_path)])
+    log_path = start_run(SCRIPT, args.work_dir, args.device)
     st = StageRunner(args.work_dir, {k: getattr(args, k)
                                      for k in RESULT_OPTIONS}, SCRIPT,
                      log_path, thread_env(args.threads, args.device))

@@ -80,11 +80,15 @@ def warmed_up_model(args, mode: str, work_dir: str):
     cfg.model.backbone.search_mode = cfg.model.decode_head.search_mode = mode
     cfg.train_cfg.max_epochs = args.warmup_epochs
     cfg.custom_hooks[0].warmup_epochs = args.warmup_epochs
-    cfg.param_scheduler.weight[0].end = args.warmup_epochs
+    # the weight schedule stays the search's (its first epochs), as do the
+    # arch schedulers, which begin after the warm-up and so never act
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1,
                                         save_last=False)
     cfg.randomness = dict(seed=args.seed)
     cfg.work_dir = work_dir
+    # mmengine keeps one logger and visualizer per experiment name for the
+    # process: a fresh name per mode
+    cfg.experiment_name = f'planted_gradient_snr_{mode}'
     if mode != 'darts':
         cfg.find_unused_parameters = True
     runner = Runner.from_cfg(cfg)
@@ -174,11 +178,11 @@ def main(argv=None) -> Dict[str, Any]:
                          '--stages data')
     results = dict(settings=dict(vars(args), torch=torch.__version__),
                    modes={})
+    root = tempfile.TemporaryDirectory()
     for mode in args.modes:
-        with tempfile.TemporaryDirectory() as work_dir:
-            runner = warmed_up_model(args, mode, work_dir)
-            torch.manual_seed(args.seed + 1)
-            results['modes'][mode] = gradients(runner, args.draws)
+        runner = warmed_up_model(args, mode, osp.join(root.name, mode))
+        torch.manual_seed(args.seed + 1)
+        results['modes'][mode] = gradients(runner, args.draws)
         a = results['modes'][mode]['alpha']['summary']
         b = results['modes'][mode]['beta']['summary']
         print(f'{mode:10s} alpha: noise op pushed down in '
@@ -187,6 +191,7 @@ def main(argv=None) -> Dict[str, Any]:
               f'{a["median_steps_to_separate"]:.0f}; beta: '
               f'{b["rows_positive"]}/{b["rows"]} layers, median snr '
               f'{b["median_snr"]:+.3f}', flush=True)
+    root.cleanup()
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:

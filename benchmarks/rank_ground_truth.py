@@ -51,7 +51,6 @@ docs/results.
 """
 import argparse
 import logging
-import os
 import os.path as osp
 import sys
 import time
@@ -63,7 +62,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import _ranking as rk  # noqa: E402
 import _tools as tools  # noqa: E402
-from _stages import StageRunner, thread_env, write_json  # noqa: E402
+from _stages import (StageRunner, start_run, thread_env,  # noqa: E402
+                     write_json)
 
 SCRIPT = 'rank_ground_truth'
 PROXY_CONFIG = 'configs/ranking/attnas-proxy_mv2_1xb8-30e_camvid-120x160.py'
@@ -323,16 +323,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.cache and not osp.isdir(osp.join(args.data_root, 'trainannot')):
         sys.exit(f'{SCRIPT}: no CamVid (SegNet layout) at {args.data_root} '
                  '(other data: --no-cache)')
-    if args.device == 'cuda':
-        import torch
-        if not torch.cuda.is_available():
-            sys.exit(f'{SCRIPT}: --device cuda but torch sees no GPU')
-    os.makedirs(args.work_dir, exist_ok=True)
-    log_path = osp.join(args.work_dir, 'run.log')
-    logging.basicConfig(
-        level=logging.INFO, format='%(asctime)s %(message)s',
-        handlers=[logging.StreamHandler(sys.stdout),
-                  logging.FileHandler(log_path)])
+    log_path = start_run(SCRIPT, args.work_dir, args.device)
     st = StageRunner(args.work_dir, result_options(args), SCRIPT, log_path,
                      thread_env(args.threads, args.device))
     import torch

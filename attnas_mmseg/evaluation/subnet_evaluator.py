@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
-from mmengine.logging import MMLogger, print_log
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
@@ -32,6 +32,7 @@ from ..export.subnet import extract_subnet
 from ..models.builder import build_segmentor, extra_candidates, model_config
 from ..search.space.arch_spec import ArchSpec
 from ..search.space.extra_candidates import ExtraCandidates
+from ..utils.quiet_logger import quiet_logger
 
 #: Where a subnet is scored: the config's ``val_dataloader`` (with its
 #: ``val_evaluator``) or the arch half of the search data.
@@ -189,7 +190,7 @@ class SubnetEvaluator:
                 outputs = model.test_step(batch) if self.split == 'val' \
                     else _predict_input_frame(model, batch)
                 evaluator.process(data_samples=outputs, data_batch=batch)
-        with _quiet_logger():  # IoUMetric logs a per-class table each time
+        with quiet_logger():  # IoUMetric logs a per-class table each time
             metrics = evaluator.evaluate(len(self.dataloader.dataset))
         absent = [k for k in METRIC_KEYS if k not in metrics]
         if absent:
@@ -313,14 +314,3 @@ def _seeded(seed: int) -> Iterator[None]:
         random.setstate(states[0])
         np.random.set_state(states[1])
         torch.set_rng_state(states[2])
-
-
-@contextlib.contextmanager
-def _quiet_logger() -> Iterator[None]:
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

@@ -9,14 +9,12 @@ memory, for shape and cost planning).
 """
 import contextlib
 import copy
-import logging
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
-from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
@@ -24,6 +22,7 @@ from mmseg.registry import MODELS
 
 from ..search.space.arch_spec import ArchSpec
 from ..search.space.extra_candidates import ExtraCandidates
+from ..utils.quiet_logger import quiet_logger
 from . import backbones, decode_heads  # noqa: F401  (registers them)
 
 ConfigLike = Union[str, Path, Config, ConfigDict, dict]
@@ -121,18 +120,6 @@ def build_segmentor(cfg: ConfigLike,
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     elif init_weights:
-        with _quiet_mmengine_logger():
+        with quiet_logger():
             model.init_weights()
     return model.to(device).eval()
-
-
-@contextlib.contextmanager
-def _quiet_mmengine_logger():
-    """Silence ``init_weights``' per-parameter INFO table."""
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
