@@ -24,7 +24,10 @@ spreads ``~sqrt(T) s``, so separating it by two standard deviations takes
 ``T ~ (2 / snr)^2`` arch steps (``steps_to_separate``). In the sampled
 modes the means are also split by what the draw ran: the noise op in the
 forward pass (weight > 0), drawn with weight 0 (a gumbel runner-up), or not
-drawn. The same for the noise attention's cells (Att14) in beta.
+drawn, and ``share_cut`` counts the draws in which no gradient reached a
+block at all: a sampled path through the noise op at weight 1 carries no
+gradient upstream (the noise does not depend on its input). The same for
+the noise attention's cells (Att14) in beta.
 """
 import argparse
 import json
@@ -117,7 +120,7 @@ def gradients(runner, draws: int) -> Dict[str, Any]:
     loader = runner.build_dataloader(runner.cfg.arch_dataloader)
     batches = iter(loader)
     op, att = NOISE_OP - 1, NOISE_ATTENTION - 1
-    d_alpha, d_beta, kinds = [], [], []
+    d_alpha, d_beta, kinds, cut = [], [], [], []
     model.train()
     for _ in range(draws):
         try:
@@ -130,16 +133,25 @@ def gradients(runner, draws: int) -> Dict[str, Any]:
         with arch_pass([backbone, attention]):
             losses = model._run_forward(data, mode='loss')
         ce, _ = model.parse_losses(losses)
-        g_alpha, g_beta = torch.autograd.grad(ce, [alpha, beta])
+        # a sampled noise op (or noise attention) at weight 1 cuts every
+        # gradient upstream of it: its output does not depend on its input;
+        # with one in the last layer nothing reaches alpha at all
+        g_alpha, g_beta = (torch.zeros_like(p) if g is None else g
+                           for p, g in zip((alpha, beta), torch.autograd.grad(
+                               ce, [alpha, beta], allow_unused=True)))
         others = torch.cat([g_alpha[:, :op], g_alpha[:, op + 1:]], 1)
         d_alpha.append(g_alpha[:, op] - others.mean(1))
         others = torch.cat([g_beta[:, :att], g_beta[:, att + 1:]], 1)
         d_beta.append(g_beta[:, att] - others.mean(1))
         kinds.append([_drawn(log, b, op) for b in range(alpha.shape[0])])
+        cut.append((g_alpha.abs().sum(1) == 0).double())
     for h in hooks:
         h.remove()
-    return dict(alpha=_stats(torch.stack(d_alpha), kinds),
-                beta=_stats(torch.stack(d_beta), None))
+    out = dict(alpha=_stats(torch.stack(d_alpha), kinds),
+               beta=_stats(torch.stack(d_beta), None))
+    # draws in which no gradient at all reached the block's alpha
+    out['alpha']['share_cut'] = torch.stack(cut).mean(0).tolist()
+    return out
 
 
 def _stats(d: torch.Tensor, kinds) -> Dict[str, Any]:

@@ -85,7 +85,9 @@ NOISE_BLOCK = 9
 #: candidates), 13 the needed attention.
 PREMISE_ARMS = {
     'needed': (('with', STANDARD_MV2, ((6, 13), )),
-               ('without', STANDARD_MV2, ((6, ), ))),
+               ('without', STANDARD_MV2, ((6, ), )),
+               # Att1 also averages the whole map: does it carry the cue?
+               ('with_att1', STANDARD_MV2, ((6, 1), ))),
     'harmful': (('clean', STANDARD_MV2, ((6, ), )),
                 ('noise_op', STANDARD_MV2[:NOISE_BLOCK - 1] + (7, ) +
                  STANDARD_MV2[NOISE_BLOCK:], ((6, ), )),

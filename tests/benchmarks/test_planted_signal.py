@@ -149,3 +149,11 @@ def test_a_task_whose_premise_fails_is_not_searched():
     assert planted.premise_allows_search(args, 'needed', [])  # not measured
     forced = planted.parse_args(['--search-without-premise'])
     assert planted.premise_allows_search(forced, 'needed', failed)
+
+
+def test_report_counts_the_global_attentions_a_network_holds():
+    assert report._global_attentions(
+        'mv2(1,6,1,1,2,5,7,7,4,7,7,2,5,4,4,7,4) AttSet1(1)+AttSet2(1,3,4)') \
+        == [1]
+    assert report._global_attentions('AttSet1(10,11,13)+AttSet2(6)') == [13]
+    assert report._global_attentions('AttSet1(14,11)+AttSet2(12)') == []
