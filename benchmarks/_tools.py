@@ -78,6 +78,18 @@ def derive(st: StageRunner, config: str, checkpoint: str,
                 retrain_config=osp.join(out_dir, 'retrain.py'))
 
 
+def evolve(st: StageRunner, config: str, checkpoint: str, out_dir: str,
+           options: List[str]) -> Dict[str, Any]:
+    """``tools/search_subnet.py`` (evolution on inherited weights; resumes
+    when rerun): the pick's code, arch file and retrain config."""
+    from attnas_mmseg.search import ArchSpec
+    st.run([sys.executable, 'tools/search_subnet.py', config, checkpoint,
+            '--work-dir', out_dir, *options])
+    arch_file = osp.join(out_dir, 'arch.json')
+    return dict(arch=str(ArchSpec.load(arch_file)), arch_file=arch_file,
+                retrain_config=osp.join(out_dir, 'retrain.py'))
+
+
 def retrain_and_test(st: StageRunner, config: str, work_dir: str,
                      options: List[str], epochs: int) -> Dict[str, Any]:
     """``tools/train.py`` (in ``work_dir/train``, resumed when interrupted)

@@ -53,19 +53,23 @@ def search_summary(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
         out.setdefault(r['task'], {}).setdefault(r['mode'], []).append(r)
     for task, modes in out.items():
         for mode, rs in modes.items():
-            blocks = len(rs[0]['noise_op_ranks'])
+            ranked = [r for r in rs if r['noise_op_ranks'] is not None]
+            blocks = 17 if not ranked else len(ranked[0]['noise_op_ranks'])
             modes[mode] = dict(
                 seeds=[r['seed'] for r in rs],
+                # None for a mode without an arch step: alpha is untrained
                 noise_op_last_fraction=_mean(
-                    [r['noise_op_last'] / blocks for r in rs]),
-                noise_op_last_min=min(r['noise_op_last'] for r in rs),
-                noise_op_clear_mean=_mean([r['noise_op_clear'] for r in rs]),
+                    [r['noise_op_last'] / blocks for r in ranked]),
+                noise_op_last_min=min(
+                    (r['noise_op_last'] for r in ranked), default=None),
+                noise_op_clear_mean=_mean(
+                    [r['noise_op_clear'] for r in ranked]),
                 noise_op_derived_runs=sum(r['noise_op_derived'] > 0
                                           for r in rs),
                 noise_attention_derived_runs=sum(
                     r['noise_attention_derived'] for r in rs),
                 noise_attention_rank_mean=_mean(
-                    [_mean(r['noise_attention_ranks']) for r in rs]),
+                    [_mean(r['noise_attention_ranks']) for r in ranked]),
                 needed_derived_runs=sum(r['needed_derived'] for r in rs),
                 needed_clear_runs=sum(r['needed_clear'] for r in rs),
                 global_derived_runs=sum(
@@ -82,6 +86,10 @@ def _global_attentions(arch: str) -> List[int]:
     held = {int(i) for ids in re.findall(r'AttSet\d+\(([\d,]+)\)', arch)
             for i in ids.split(',')}
     return [a for a in GLOBAL_ATTENTIONS if a in held]
+
+
+def _pct(value: Optional[float]) -> str:
+    return '-' if value is None else f'{100 * value:.0f}%'
 
 
 def _num(value: Optional[float], fmt: str = '.2f') -> str:
@@ -120,10 +128,11 @@ def _search_lines(summary: Dict[str, Any]) -> List[str]:
     for task, modes in summary.items():
         for mode, m in modes.items():
             n = len(m['seeds'])
+            worst = '-' if m['noise_op_last_min'] is None else \
+                f'{m["noise_op_last_min"]}/{m["blocks"]}'
             lines.append(
                 f'| {task} | {mode} | {n} | '
-                f'{100 * m["noise_op_last_fraction"]:.0f}% | '
-                f'{m["noise_op_last_min"]}/{m["blocks"]} | '
+                f'{_pct(m["noise_op_last_fraction"])} | {worst} | '
                 f'{_num(m["noise_op_clear_mean"], ".1f")} | '
                 f'{m["noise_op_derived_runs"]}/{n} | '
                 f'{m["noise_attention_derived_runs"]}/{n} | '

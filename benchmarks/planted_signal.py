@@ -61,19 +61,22 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import _tools as tools  # noqa: E402
 import planted_report  # noqa: E402
+from _planted_measure import measure, rank_of  # noqa: E402,F401
 from _common import environment  # noqa: E402
 from _stages import StageRunner, thread_env, write_json  # noqa: E402
 
-from attnas_mmseg.search.space.candidates import (  # noqa: E402
-    NUM_ATTENTIONS, NUM_OPS)
 from attnas_mmseg.search.space.search_modes import (  # noqa: E402
-    ARCH_STEP_MODES)
+    NO_ARCH_STEP_MODES, SEARCH_MODES)
 
 SCRIPT = 'planted_signal'
 TASKS = ('harmful', 'needed')
 STAGES = ('data', 'premise', 'search')
 CONFIG = ('configs/planted/attnas-search_planted-{}_synthetic-cityscapes-'
           '64x128.py')
+#: The same search in a mode without an arch step ('uniform'), derived by
+#: evolution on inherited weights (tools/search_subnet.py).
+UNIFORM_CONFIG = ('configs/planted/attnas-search-uniform_planted-{}_'
+                  'synthetic-cityscapes-64x128.py')
 #: The standard MobileNetV2 (expansion 1 in block 1, 6 after, kernel 3)
 #: under the kernel_major op order: the premise networks' backbone.
 STANDARD_MV2 = (1, ) + (3, ) * 16
@@ -112,8 +115,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         epilog=__doc__.split('\n\n', 2)[2])
     parser.add_argument('--tasks', nargs='+', choices=TASKS,
                         default=list(TASKS))
-    parser.add_argument('--modes', nargs='+', choices=ARCH_STEP_MODES,
-                        default=list(ARCH_STEP_MODES))
+    parser.add_argument('--modes', nargs='+', choices=SEARCH_MODES,
+                        default=list(SEARCH_MODES))
     parser.add_argument('--seeds', nargs='+', type=int,
                         default=[0, 1, 2, 3, 4], help='search seeds')
     parser.add_argument('--stages', nargs='+', choices=STAGES,
@@ -230,7 +233,8 @@ def stage_premise(st: StageRunner, args, task: str, root: str,
 def stage_search(st: StageRunner, args, task: str, root: str, mode: str,
                  seed: int) -> Dict[str, Any]:
     from attnas_mmseg.utils.search_schedule import search_schedule_options
-    config = CONFIG.format(task)
+    uniform = mode in NO_ARCH_STEP_MODES
+    config = (UNIFORM_CONFIG if uniform else CONFIG).format(task)
     run_name = f'search/{task}/{mode}-s{seed}'
 
     def run():
@@ -238,97 +242,48 @@ def stage_search(st: StageRunner, args, task: str, root: str, mode: str,
         cfg = Config.fromfile(osp.join(REPO, config))
         epochs = args.epochs or cfg.train_cfg.max_epochs
         opts = data_options(root, search=True) + [
-            f'randomness.seed={seed}', f'model.backbone.search_mode={mode}',
-            f'model.decode_head.search_mode={mode}',
-            'default_hooks.checkpoint.interval=1']
-        if args.epochs is not None:
+            f'randomness.seed={seed}', 'default_hooks.checkpoint.interval=1']
+        if uniform and args.epochs is not None:   # no warm-up, one schedule
+            opts += [f'train_cfg.max_epochs={epochs}',
+                     f'param_scheduler.0.end={epochs}']
+        elif args.epochs is not None:
             opts += search_schedule_options(osp.join(REPO, config),
                                             args.epochs, args.warmup_epochs)
+        if not uniform:
+            opts += [f'model.backbone.search_mode={mode}',
+                     f'model.decode_head.search_mode={mode}']
         if mode != 'darts':  # unsampled candidates get no gradient
             opts.append('find_unused_parameters=True')
         opts += list(args.options)
         found = tools.search(st, config, st.path(run_name, 'search'), opts,
                              epochs)
-        derived = tools.derive(st, config, found['checkpoint'],
-                               st.path(run_name, 'derived'))
+        out = st.path(run_name, 'derived')
+        derived = tools.evolve(
+            st, config, found['checkpoint'], out,
+            evolution_options(config, seed) +
+            ['--cfg-options', *data_options(root, search=True)]) \
+            if uniform else tools.derive(st, config, found['checkpoint'], out)
         return dict(task=task, mode=mode, seed=seed, epochs=epochs,
                     minutes=found['minutes'], **derived,
                     **measure(config, found['checkpoint'],
-                              derived['arch_file']))
+                              derived['arch_file'], ranks=not uniform))
 
     return st.stage(run_name, run)
 
 
-# ------------------------------------------------------------- measuring
-def rank_of(values: List[float], index: int) -> int:
-    """1 + how many entries are strictly greater than ``values[index]``
-    (1: first; ties do not push it down)."""
-    return 1 + sum(v > values[index] for i, v in enumerate(values)
-                   if i != index)
-
-
-def measure(config: str, checkpoint: str, arch_file: str) -> Dict[str, Any]:
-    """Where the planted candidates ended in a search's alpha/beta."""
-    from attnas_mmseg.datasets.planted import NEEDED_ATTENTION
-    from attnas_mmseg.export import load_search_checkpoint
-    from attnas_mmseg.search import ArchSpec
-    from attnas_mmseg.search.confidence import (gap_quantile,
-                                                noise_sigma_from_checkpoint)
-    from attnas_mmseg.search.space.extra_candidates import ExtraCandidates
-    from mmengine.config import Config
-    extra = ExtraCandidates.from_model_cfg(
-        Config.fromfile(osp.join(REPO, config)).model)
-    ckpt, alpha, beta = load_search_checkpoint(checkpoint, extra)
-    spec = ArchSpec.load(arch_file)
-    sigma = noise_sigma_from_checkpoint(ckpt)
-    topk = int(spec.meta.get('topk', 4))
-    # the first NoiseOp / NoiseAttention among the user candidates
-    noise_op = NUM_OPS + 1 + [c['type'] for c in extra.ops].index('NoiseOp')
-    noise_att = NUM_ATTENTIONS + 1 + [
-        c['type'] for c in extra.attentions].index('NoiseAttention')
-    a, b = alpha.double(), beta.double()
-    per_layer = b.shape[1]
-    flat = b.flatten().tolist()
-    order = sorted(flat, reverse=True)
-    cut = (order[topk - 1], order[topk]) if topk < len(order) else None
-
-    op_ranks, op_gaps = [], []
-    for row in a.tolist():
-        op_ranks.append(rank_of(row, noise_op - 1))
-        others = row[:noise_op - 1] + row[noise_op:]
-        op_gaps.append((min(others) - row[noise_op - 1]) / sigma)
-    att_cells = [layer * per_layer + noise_att - 1
-                 for layer in range(b.shape[0])]
-    needed_cells = [layer * per_layer + NEEDED_ATTENTION - 1
-                    for layer in range(b.shape[0])]
-    best_needed = max(needed_cells, key=lambda c: flat[c])
-    needed_derived = any(NEEDED_ATTENTION in ids for ids in spec.attention)
-    needed_gap = None if cut is None else (
-        flat[best_needed] - (cut[1] if needed_derived else cut[0])) / sigma
-    q_last = gap_quantile(alpha.shape[1], alpha.shape[1] - 1)
-    q_cut = gap_quantile(len(flat), topk) if cut is not None else None
-    return dict(
-        sigma=sigma, topk=topk,
-        arch_steps=int(ckpt['arch_update_hook']['arch_steps']),
-        noise_op=noise_op, noise_op_ranks=op_ranks,
-        noise_op_last=sum(r == alpha.shape[1] for r in op_ranks),
-        noise_op_gap_sigma=op_gaps,
-        noise_op_clear=sum(g > q_last for g in op_gaps),
-        noise_op_derived=sum(op == noise_op for op in spec.backbone),
-        noise_attention=noise_att,
-        noise_attention_ranks=[rank_of(b[layer].tolist(), noise_att - 1)
-                               for layer in range(b.shape[0])],
-        noise_attention_cell_ranks=[rank_of(flat, c) for c in att_cells],
-        noise_attention_derived=any(noise_att in ids
-                                    for ids in spec.attention),
-        noise_attention_gap_sigma=None if cut is None else
-        (cut[0] - max(flat[c] for c in att_cells)) / sigma,
-        needed_attention=NEEDED_ATTENTION, needed_derived=needed_derived,
-        needed_cell_rank=rank_of(flat, best_needed),
-        needed_gap_sigma=needed_gap,
-        needed_clear=bool(needed_derived and needed_gap is not None
-                          and needed_gap > q_cut),
-        num_ops=alpha.shape[1], num_cells=len(flat))
+def evolution_options(config: str, seed: int) -> List[str]:
+    """tools/search_subnet.py's options for a uniform supernet: the demo's
+    evolution (``SMALL_EVOLUTION``) in a window of +-50% around the space's median
+    FLOPs, wide enough to leave the choice to the scores (the noise
+    candidates cost no FLOPs: a tight window would decide for them)."""
+    from attnas_mmseg.evaluation.subnet_search import (SMALL_EVOLUTION,
+                                                       cli_options)
+    from attnas_mmseg.export.random_arch import (median_flops,
+                                                 search_flops_table)
+    from attnas_mmseg.search.cost.flops import FLOPS_PER_G
+    target = median_flops(search_flops_table(osp.join(REPO, config)))
+    return ['--flops-target', f'{target / FLOPS_PER_G:.4f}', '--window',
+            '0.5', '--seed', str(seed), *cli_options(SMALL_EVOLUTION)]
 
 
 def premise_allows_search(args, task: str, premise: List[Dict]) -> bool:
@@ -373,9 +328,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             for mode in args.modes:
                 for seed in args.seeds:
                     run = stage_search(st, args, task, root, mode, seed)
-                    log.info('%s %s s%d: %s; noise op last in %d/17 '
-                             'blocks, Att%d derived: %s', task, mode, seed,
-                             run['arch'], run['noise_op_last'],
+                    log.info('%s %s s%d: %s; noise op last in %s/17 '
+                             'blocks, derived in %d, Att%d derived: %s',
+                             task, mode, seed, run['arch'],
+                             run['noise_op_last'], run['noise_op_derived'],
                              run['needed_attention'], run['needed_derived'])
                     runs.append(run)
     results = dict(

@@ -11,7 +11,8 @@ evolution`` (issue 18): the supernet is trained with uniformly drawn paths
 the network is chosen by an evolutionary search scoring subnets with their
 inherited weights on the arch half, inside the argmax search's FLOPs target
 +- its ``derive.target_window`` (``tools/search_subnet.py``, a demo-sized
-population: :data:`DEMO_EVOLUTION`). Which derivation to trust on a dataset
+population: ``SMALL_EVOLUTION`` of
+:mod:`attnas_mmseg.evaluation.subnet_search`). Which derivation to trust on a dataset
 is what ``benchmarks/rank_correlation.py`` measures; the default stays the
 paper's until it says otherwise (docs/design.md).
 
@@ -52,12 +53,6 @@ DATASETS = {
         val_labels='valannot/*.png',
         ignore=11),
 }
-#: tools/search_subnet.py options of the demo's evolution: 16 candidates a
-#: generation, 5 generations (at most 80 subnets scored, each on the arch
-#: half after 6 batches of BN recalibration: minutes on a CPU).
-DEMO_EVOLUTION = ['--population', '16', '--generations', '5', '--top-k', '4',
-                  '--num-mutation', '8', '--num-crossover', '8',
-                  '--calib-batches', '6']
 DERIVATIONS = ('argmax', 'evolution')
 
 
@@ -163,10 +158,13 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     arch_dir = osp.join(work, 'derived')
     if evolution:
+        from attnas_mmseg.evaluation.subnet_search import (SMALL_EVOLUTION,
+                                                           cli_options)
         target, window = evolution_target(osp.join(REPO, spec['search']))
         run([py, 'tools/search_subnet.py', config, ckpt, '--work-dir',
              arch_dir, '--flops-target', str(target), '--window',
-             str(window), '--seed', str(args.seed), *DEMO_EVOLUTION,
+             str(window), '--seed', str(args.seed),
+             *cli_options(SMALL_EVOLUTION),
              '--cfg-options', *demo_root_options(data_root)], env)
     else:
         run([py, 'tools/derive_arch.py', config, ckpt, '--out-dir',
@@ -255,11 +253,9 @@ def evolution_target(search_config: str) -> tuple:
     spans about 1.6-20.2G) is replaced by the median cost of 100 uniform
     draws: near a range's end the window would hold too few networks for
     the evolution's random start."""
-    import statistics
-
     from mmengine.config import Config
 
-    from attnas_mmseg.export.random_arch import (flops_range, sample_archs,
+    from attnas_mmseg.export.random_arch import (flops_range, median_flops,
                                                  search_flops_table)
     from attnas_mmseg.search.cost.flops import FLOPS_PER_G
     cfg = Config.fromfile(search_config)
@@ -270,9 +266,7 @@ def evolution_target(search_config: str) -> tuple:
     low, high = (f / FLOPS_PER_G for f in flops_range(table, topk))
     target = float(hook.flops_target)
     if not low <= target <= high:
-        target = statistics.median(
-            s.meta['sampled_flops'] / FLOPS_PER_G for s in sample_archs(
-                100, 0, topk=topk, price=table.network_cost))
+        target = median_flops(table, topk) / FLOPS_PER_G
     return target, window
 
 

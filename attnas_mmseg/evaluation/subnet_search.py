@@ -36,6 +36,19 @@ CANDIDATES_FILE = 'candidates.jsonl'
 RUN_FORMAT = 1
 
 
+#: A demo-sized evolution (``tools/demo.py --derive evolution``,
+#: ``benchmarks/planted_signal.py``): 16 candidates a generation, 5
+#: generations (at most 80 subnets scored), 6 calibration batches.
+SMALL_EVOLUTION = dict(population=16, generations=5, top_k=4,
+                       num_mutation=8, num_crossover=8, calib_batches=6)
+
+
+def cli_options(settings: Dict[str, Any]) -> List[str]:
+    """``tools/search_subnet.py`` options of ``settings`` (keyword names)."""
+    return [item for key, value in settings.items()
+            for item in (f'--{key.replace("_", "-")}', str(value))]
+
+
 def search_subnet(config: str,
                   checkpoint: str,
                   work_dir: str,

@@ -162,6 +162,19 @@ def flops_range(table, topk: int) -> Tuple[float, float]:
     return low + sum(cells[:topk]), high + sum(cells[-topk:])
 
 
+def median_flops(table, topk: int = 4, num: int = 100, seed: int = 0,
+                 extra: Optional[ExtraCandidates] = None) -> float:
+    """FLOPs of the space's typical network: the median over ``num``
+    uniform draws (seeded) priced with ``table``, e.g. a cost target that
+    is sure to hold networks on both sides."""
+    import statistics
+    return statistics.median(
+        s.meta['sampled_flops'] for s in sample_archs(
+            num, seed, num_layers=table.num_layers, topk=topk,
+            backbone=table.backbone is not None, price=table.network_cost,
+            extra=extra))
+
+
 def reference_flops(reference: Union[float, str, ArchSpec], table) -> float:
     """FLOPs of a window's reference: a number in G, or an architecture (an
     :class:`ArchSpec`, an ``arch.json`` path or the paper notation) priced

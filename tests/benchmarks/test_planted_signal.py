@@ -16,7 +16,7 @@ NOISE = ExtraCandidates([dict(type='NoiseOp')],
 
 def test_defaults_and_checks(capsys):
     args = planted.parse_args([])
-    assert args.modes == ['darts', 'gumbel', 'proxyless']  # not uniform: no arch step
+    assert args.modes == ['darts', 'gumbel', 'proxyless', 'uniform']
     assert args.seeds == [0, 1, 2, 3, 4] and args.premise_seeds == [0, 1]
     assert args.results_dir == str(REPO / 'docs' / 'results' / 'planted')
     for argv, message in ((['--epochs', '3'], 'go together'),
@@ -72,6 +72,14 @@ def test_measure_reads_ranks_gaps_and_the_needed_attention(tmp_path):
     assert m['needed_derived'] and m['needed_cell_rank'] == 1
     # the 5th cell (logit 0) is the first out of the top-4
     assert m['needed_gap_sigma'] == pytest.approx((4 - 0) / 0.5)
+    # a uniform checkpoint holds no hook state: only the derivation counts
+    torch.save(dict(state_dict={'backbone.alpha': alpha,
+                                'decode_head.attention.beta': beta}), ckpt)
+    u = planted.measure(planted.UNIFORM_CONFIG.format('harmful'), str(ckpt),
+                        str(tmp_path / 'arch.json'), ranks=False)
+    assert u['noise_op_derived'] == 1 and u['needed_derived']
+    assert u['noise_op_ranks'] is None and u['noise_op_last'] is None
+    assert not u['noise_attention_derived'] and u['arch_steps'] == 0
 
 
 def test_summaries_and_report():
@@ -100,6 +108,19 @@ def test_summaries_and_report():
         runs=search, summary=report.search_summary(search)))
     assert '| harmful | darts | 2 | 97% | 16/17 |' in text
     assert 'needed, with: gap 13.00 mIoU points (holds' in text
+    # a uniform search (no arch step): only what its derivation holds counts
+    uniform = [dict(search[0], mode='uniform', seed=s, noise_op_ranks=None,
+                    noise_op_last=None, noise_op_clear=None,
+                    noise_attention_ranks=None, noise_op_derived=d,
+                    arch='mv2(1) AttSet1(13)')
+               for s, d in ((0, 0), (1, 2))]
+    summary = report.search_summary(uniform)['harmful']['uniform']
+    assert summary['noise_op_last_fraction'] is None
+    assert summary['noise_op_derived_runs'] == 1
+    assert summary['global_derived_runs'] == 2
+    text = '\n'.join(report._search_lines(
+        report.search_summary(uniform)))
+    assert '| harmful | uniform | 2 | - | - | - | 1/2 | 0/2 | - |' in text
 
 
 # ------------------------------------------- benchmarks/planted_gradient_snr
