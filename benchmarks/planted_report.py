@@ -66,6 +66,9 @@ def search_summary(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
                     [r['noise_op_clear'] for r in ranked]),
                 noise_op_derived_runs=sum(r['noise_op_derived'] > 0
                                           for r in rs),
+                # chance: blocks / ops (17 / 7 = 2.4)
+                noise_op_blocks_mean=_mean(
+                    [r['noise_op_derived'] for r in rs]),
                 noise_attention_derived_runs=sum(
                     r['noise_attention_derived'] for r in rs),
                 noise_attention_rank_mean=_mean(
@@ -120,11 +123,12 @@ def _search_lines(summary: Dict[str, Any]) -> List[str]:
         return ['(search stage not run)']
     lines = ['| task | mode | seeds | noise op last (mean share of blocks) '
              '| worst seed | clear of noise (blocks, mean) | runs deriving '
-             'the noise op | runs deriving the noise attention | noise '
+             'the noise op | blocks holding it (mean) | runs deriving the noise attention | noise '
              'attention rank in its layer (mean) | runs deriving Att13 | '
              'Att13 clear of noise | runs deriving Att1 or Att13 | wall min '
              '(mean) |',
-             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+             '---:|']
     for task, modes in summary.items():
         for mode, m in modes.items():
             n = len(m['seeds'])
@@ -135,6 +139,7 @@ def _search_lines(summary: Dict[str, Any]) -> List[str]:
                 f'{_pct(m["noise_op_last_fraction"])} | {worst} | '
                 f'{_num(m["noise_op_clear_mean"], ".1f")} | '
                 f'{m["noise_op_derived_runs"]}/{n} | '
+                f'{_num(m.get("noise_op_blocks_mean"), ".1f")} | '
                 f'{m["noise_attention_derived_runs"]}/{n} | '
                 f'{_num(m["noise_attention_rank_mean"], ".1f")} | '
                 f'{m["needed_derived_runs"]}/{n} | '

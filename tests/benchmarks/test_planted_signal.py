@@ -120,7 +120,7 @@ def test_summaries_and_report():
     assert summary['global_derived_runs'] == 2
     text = '\n'.join(report._search_lines(
         report.search_summary(uniform)))
-    assert '| harmful | uniform | 2 | - | - | - | 1/2 | 0/2 | - |' in text
+    assert '| harmful | uniform | 2 | - | - | - | 1/2 | 1.0 | 0/2 | - |' in text
 
 
 # ------------------------------------------- benchmarks/planted_gradient_snr
