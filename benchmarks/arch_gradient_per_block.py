@@ -26,8 +26,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from attnas_mmseg.datasets.planted import quadrant_batch  # noqa: E402
 from attnas_mmseg.models import build_segmentor  # noqa: E402
-from attnas_mmseg.search.space.search_modes import (ARCH_STEP_MODES,  # noqa: E402
-                                                    arch_pass)
+from attnas_mmseg.search.space.search_modes import (  # noqa: E402
+    ARCH_STEP_MODES, arch_pass)
 
 CONFIG = 'configs/demo/attnas-search_demo_synthetic-cityscapes-64x128.py'
 #: The last block of each MobileNetV2 stage that feeds another stage

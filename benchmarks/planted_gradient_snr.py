@@ -42,8 +42,8 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from attnas_mmseg.search.space.search_modes import (ARCH_STEP_MODES,  # noqa: E402
-                                                    arch_pass)
+from attnas_mmseg.search.space.search_modes import (  # noqa: E402
+    ARCH_STEP_MODES, arch_pass)
 
 CONFIG = ('configs/planted/'
           'attnas-search_planted-harmful_synthetic-cityscapes-64x128.py')

@@ -123,10 +123,10 @@ def _search_lines(summary: Dict[str, Any]) -> List[str]:
         return ['(search stage not run)']
     lines = ['| task | mode | seeds | noise op last (mean share of blocks) '
              '| worst seed | clear of noise (blocks, mean) | runs deriving '
-             'the noise op | blocks holding it (mean) | runs deriving the noise attention | noise '
-             'attention rank in its layer (mean) | runs deriving Att13 | '
-             'Att13 clear of noise | runs deriving Att1 or Att13 | wall min '
-             '(mean) |',
+             'the noise op | blocks holding it (mean) | runs deriving the '
+             'noise attention | noise attention rank in its layer (mean) '
+             '| runs deriving Att13 | Att13 clear of noise | runs deriving '
+             'Att1 or Att13 | wall min (mean) |',
              '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
              '---:|']
     for task, modes in summary.items():

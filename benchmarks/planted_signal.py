@@ -273,8 +273,8 @@ def stage_search(st: StageRunner, args, task: str, root: str, mode: str,
 
 def evolution_options(config: str, seed: int) -> List[str]:
     """tools/search_subnet.py's options for a uniform supernet: the demo's
-    evolution (``SMALL_EVOLUTION``) in a window of +-50% around the space's median
-    FLOPs, wide enough to leave the choice to the scores (the noise
+    evolution (``SMALL_EVOLUTION``) in a window of +-50% around the space's
+    median FLOPs, wide enough to leave the choice to the scores (the noise
     candidates cost no FLOPs: a tight window would decide for them)."""
     from attnas_mmseg.evaluation.subnet_search import (SMALL_EVOLUTION,
                                                        cli_options)

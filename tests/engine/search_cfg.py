@@ -93,3 +93,22 @@ def search_cfg(root, work_dir, max_epochs=2, warmup_epochs=1,
         visualizer=dict(type='SegLocalVisualizer',
                         vis_backends=[dict(type='LocalVisBackend')]),
     )
+
+
+def uniform_search(cfg):
+    """``cfg`` (a :func:`search_cfg`) as a ``search_mode='uniform'`` search
+    (SPOS), as the uniform demo configs are: no ArchUpdateHook, the weight
+    optimiser alone, an unkeyed schedule, the arch half a top-level
+    ``arch_dataloader``."""
+    for part in ('backbone', 'decode_head'):
+        cfg['model'][part]['search_mode'] = 'uniform'
+    hook = next(h for h in cfg['custom_hooks']
+                if h['type'] == 'ArchUpdateHook')
+    # the arch half stays, top level, for the evolution's scoring
+    cfg['arch_dataloader'] = hook['arch_dataloader']
+    cfg['custom_hooks'] = [h for h in cfg['custom_hooks']
+                           if h['type'] != 'ArchUpdateHook']
+    cfg['optim_wrapper'].pop('arch')
+    cfg['param_scheduler'] = cfg['param_scheduler']['weight']
+    cfg['find_unused_parameters'] = True
+    return cfg

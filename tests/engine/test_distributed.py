@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 
 from .search_cfg import search_cfg
-from .test_resume import uniform_search
+from .search_cfg import uniform_search
 
 REPO = Path(__file__).resolve().parents[2]
 SYNC_BN = dict(type='SyncBN', requires_grad=True)

@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from .search_cfg import search_cfg
+from .search_cfg import search_cfg, uniform_search
 
 KW = dict(max_epochs=3, warmup_epochs=0, warmup_iters=1, schedule_epochs=3,
           augment=True, dropout_ratio=0.1)
@@ -98,20 +98,6 @@ def test_gumbel_resume_matches_straight_run(tiny_cityscapes, tmp_path):
     assert not torch.equal(a['backbone.alpha'],
                            straight.model.backbone.alpha.new_zeros(17, 6))
     assert differing(a, b) == []
-
-
-def uniform_search(cfg):
-    """``cfg`` (a :func:`search_cfg`) as a ``search_mode='uniform'`` search
-    (SPOS), as the uniform demo configs are: no ArchUpdateHook, the weight
-    optimiser alone, an unkeyed schedule."""
-    for part in ('backbone', 'decode_head'):
-        cfg['model'][part]['search_mode'] = 'uniform'
-    cfg['custom_hooks'] = [h for h in cfg['custom_hooks']
-                           if h['type'] != 'ArchUpdateHook']
-    cfg['optim_wrapper'].pop('arch')
-    cfg['param_scheduler'] = cfg['param_scheduler']['weight']
-    cfg['find_unused_parameters'] = True
-    return cfg
 
 
 def test_uniform_resume_matches_straight_run(tiny_cityscapes, tmp_path):

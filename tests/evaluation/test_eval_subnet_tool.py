@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from attnas_mmseg.search.space.arch_spec import ArchSpec
+from attnas_mmseg.search.space.search_modes import (NO_ARCH_STEP_MODES,
+                                                    SEARCH_MODES)
 
 from .subnet_setup import SPEC_A, write_search
 
@@ -62,3 +64,33 @@ def test_bad_input_is_one_line_naming_the_field(search, tmp_path, args,
                      '--out', str(out), *args])
     assert str(exit_.value).startswith(f'eval_subnet: error: {message}')
     assert not out.exists()
+
+
+@pytest.mark.parametrize('mode', SEARCH_MODES)
+def test_scores_a_real_search_checkpoint_of_every_mode(tiny_cityscapes,
+                                                       tmp_path, mode):
+    # one epoch of a real search (Runner, hook or not) in each mode; the
+    # tool reads its checkpoint as a user's (issue 17: every mode)
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from ..engine.search_cfg import search_cfg, uniform_search
+    cfg = search_cfg(tiny_cityscapes, tmp_path / 'run', max_epochs=1,
+                     warmup_epochs=0)
+    if mode in NO_ARCH_STEP_MODES:
+        cfg = uniform_search(cfg)
+    else:
+        for part in ('backbone', 'decode_head'):
+            cfg['model'][part]['search_mode'] = mode
+        cfg['find_unused_parameters'] = mode != 'darts'
+    Runner.from_cfg(Config(cfg)).train()
+    config = tmp_path / 'search.py'
+    Config(cfg).dump(str(config))
+    out = tmp_path / 'metrics.json'
+    main = tool_main()
+    main([str(config), str(tmp_path / 'run' / 'epoch_1.pth'), '--arch',
+          SPEC_A, '--split', 'arch', '--calib-batches', '1',
+          '--flops-size', '64', '128', '--out', str(out)])
+    record = json.loads(out.read_text())
+    assert record['arch'] == SPEC_A
+    assert 0 <= record['metrics']['mIoU'] <= 100
