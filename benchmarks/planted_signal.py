@@ -61,7 +61,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import _tools as tools  # noqa: E402
 import planted_report  # noqa: E402
-from _planted_measure import measure, rank_of  # noqa: E402,F401
+from _planted_measure import measure  # noqa: E402
 from _common import environment  # noqa: E402
 from _stages import StageRunner, thread_env, write_json  # noqa: E402
 

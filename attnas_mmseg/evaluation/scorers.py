@@ -15,11 +15,9 @@ need, built on first use: ``flops`` reads no data and builds no weights.
 ``docs/design.md`` ("Ranking networks") has the choices.
 """
 import copy
-import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -32,6 +30,7 @@ from ..search.cost.flops import FLOPS_PER_G, build_flops_table
 from ..search.cost.latency_table import load_latency_table
 from ..search.space.arch_spec import ArchSpec
 from ..search.space.extra_candidates import ExtraCandidates
+from ..utils.seeded import seeded
 from . import zero_cost
 
 #: Dataloaders of a config a scoring batch may come from.
@@ -69,16 +68,8 @@ def load_batch(config: ConfigLike, split: str = 'train', batch_size: int = 8,
     loader_cfg.update(batch_size=batch_size, num_workers=0,
                       persistent_workers=False)
     init_default_scope('mmseg')
-    states = random.getstate(), np.random.get_state()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            random.seed(seed)
-            np.random.seed(seed)
-            torch.manual_seed(seed)
-            return next(iter(Runner.build_dataloader(loader_cfg, seed=seed)))
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
+    with seeded(seed):
+        return next(iter(Runner.build_dataloader(loader_cfg, seed=seed)))
 
 
 def arch_log_prob(spec: ArchSpec, alpha: Optional[torch.Tensor],

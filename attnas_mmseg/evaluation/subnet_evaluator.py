@@ -7,15 +7,12 @@ statistics on calibration batches of the weight half (:func:`recalibrate_bn`)
 and computes MMSeg's IoU metrics on the validation set or on the arch half
 (``docs/design.md``, "Inherited weights").
 """
-import contextlib
 import copy
 import itertools
 import logging
-import random
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -33,6 +30,7 @@ from ..models.builder import build_segmentor, extra_candidates, model_config
 from ..search.space.arch_spec import ArchSpec
 from ..search.space.extra_candidates import ExtraCandidates
 from ..utils.quiet_logger import quiet_logger
+from ..utils.seeded import seeded
 
 #: Where a subnet is scored: the config's ``val_dataloader`` (with its
 #: ``val_evaluator``) or the arch half of the search data.
@@ -171,7 +169,7 @@ class SubnetEvaluator:
         recalibrated BN statistics, in eval mode."""
         model = extract_subnet(self.supernet, self.spec(spec),
                                self.model_cfg)
-        with _seeded(self.seed):  # dropout in train mode draws
+        with seeded(self.seed):  # dropout in train mode draws
             recalibrate_bn(model, self.calibration)
         return model
 
@@ -185,7 +183,7 @@ class SubnetEvaluator:
         evaluator = Evaluator(copy.deepcopy(self._metric_cfg))
         evaluator.dataset_meta = self.dataloader.dataset.metainfo
         model.eval()
-        with _seeded(self.seed), torch.no_grad():
+        with seeded(self.seed), torch.no_grad():
             for batch in self.dataloader:
                 outputs = model.test_step(batch) if self.split == 'val' \
                     else _predict_input_frame(model, batch)
@@ -200,7 +198,7 @@ class SubnetEvaluator:
         return {k: float(v) for k, v in metrics.items()}
 
     def _draw(self, loader_cfg: dict, num: int) -> List[dict]:
-        with _seeded(self.seed):
+        with seeded(self.seed):
             loader = Runner.build_dataloader(copy.deepcopy(loader_cfg),
                                              seed=self.seed)
             batches = list(itertools.islice(loader, num))
@@ -298,19 +296,3 @@ def _check_device(device: str) -> torch.device:
         raise ValueError(f'device: {device!r} asked but CUDA is not '
                          'available; use device=\'cpu\'')
     return parsed
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Python's, numpy's and torch's global generators seeded inside (the
-    pipelines' random transforms draw from them), restored after."""
-    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])

@@ -10,6 +10,7 @@ from .test_benchmark_scripts import REPO, _script
 
 planted = _script('planted_signal')
 report = _script('planted_report')
+measuring = _script('_planted_measure')
 NOISE = ExtraCandidates([dict(type='NoiseOp')],
                         [dict(type='NoiseAttention')])
 
@@ -42,8 +43,8 @@ def test_premise_networks_differ_only_where_claimed():
 
 
 def test_rank_of_counts_strictly_greater():
-    assert planted.rank_of([3.0, 1.0, 2.0], 1) == 3
-    assert planted.rank_of([1.0, 1.0, 0.0], 0) == 1   # a tie is not below
+    assert measuring.rank_of([3.0, 1.0, 2.0], 1) == 3
+    assert measuring.rank_of([1.0, 1.0, 0.0], 0) == 1   # a tie is not below
 
 
 def test_measure_reads_ranks_gaps_and_the_needed_attention(tmp_path):
