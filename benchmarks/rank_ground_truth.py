@@ -8,7 +8,7 @@
         [--data-root ../shared/data/camvid] [--no-cache]
         [--proxy-config CONFIG] [--space-config CONFIG]
         [--stop-after sample|pilot] [--ignore-pilot-goals]
-        [--threads 2] [--device cpu|cuda] [--seed 0]
+        [--threads 2] [--workers 1] [--device cpu|cuda] [--seed 0]
         [--work-dir work_dirs/rank_ground_truth]
         [--results-dir docs/results/camvid/ranking] [--smoke]
 
@@ -50,10 +50,12 @@ epoch, 8 train / 4 val images; minutes) and refuses to write under
 docs/results.
 """
 import argparse
+import copy
 import logging
 import os.path as osp
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -131,6 +133,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='train every network even when the pilot misses its goals')
     add('--threads', type=int, default=2,
         help='intra-op threads of every run (default 2)')
+    add('--workers', type=int, default=1,
+        help='runs trained at the same time, each with --threads (default '
+        '1; docs/benchmarks.md measures 2 x 1 thread on 2 cores)')
     add('--device', choices=['cpu', 'cuda'], default='cpu',
         help='where the runs train (default cpu)')
     add('--work-dir', default='work_dirs/rank_ground_truth',
@@ -146,7 +151,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             setattr(args, key, value)
         args.ignore_pilot_goals = True
     for key in ('num_archs', 'pilot_archs', 'height', 'width', 'epochs',
-                'batch_size', 'threads', 'num_train', 'num_val'):
+                'batch_size', 'threads', 'workers', 'num_train', 'num_val'):
         value = getattr(args, key)
         if value is not None and value < 1:
             parser.error(f'--{key.replace("_", "-")} must be >= 1')
@@ -308,12 +313,28 @@ def report(args: argparse.Namespace, nets: List[Dict[str, Any]],
 def train_all(st: StageRunner, args: argparse.Namespace,
               nets: List[Dict[str, Any]], runs: Dict[str, Dict[str, Any]],
               stages: Dict[str, Any], sample: Dict[str, Any]) -> None:
-    """Every seed of every network in ``nets`` (one network after another),
-    the ground truth rewritten after each run."""
-    for net in nets:
-        for seed in args.seeds:
+    """Every seed of every network in ``nets`` (in order; ``--workers`` of
+    them at a time, each with its tools' output in its own
+    ``runs/NAME/run.log``), the ground truth rewritten after each run."""
+    todo = [(net, seed) for net in nets for seed in args.seeds]
+    if args.workers == 1:
+        for net, seed in todo:
             runs[rk.run_name(net['name'], seed)] = stage_run(st, args, net,
                                                              seed)
+            report(args, sample['networks'], runs, stages, sample)
+        return
+
+    def one(net: Dict[str, Any], seed: int) -> Dict[str, Any]:
+        name = rk.run_name(net['name'], seed)
+        own = copy.copy(st)
+        own.log_path = st.path('runs', name, 'run.log')
+        return stage_run(own, args, net, seed)
+
+    with ThreadPoolExecutor(args.workers) as pool:
+        futures = {pool.submit(one, net, seed): rk.run_name(net['name'], seed)
+                   for net, seed in todo}
+        for future in as_completed(futures):
+            runs[futures[future]] = future.result()
             report(args, sample['networks'], runs, stages, sample)
 
 

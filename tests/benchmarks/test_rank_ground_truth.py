@@ -278,3 +278,32 @@ def test_a_work_dir_continues_from_its_markers(tmp_path, tiny_camvid):
     # other results options are refused
     with pytest.raises(SystemExit, match='other epochs'):
         rg.main(argv + ['--epochs', '5'])
+
+
+def test_workers_train_what_one_worker_would(tmp_path, tiny_camvid):
+    """--workers 2 runs the kept runs' stages in a pool: the same pilot, the
+    same record, and the missing run still fails by its name."""
+    work, results = tmp_path / 'work', tmp_path / 'results'
+    argv = ['--num-archs', '3', '--pilot-archs', '2', '--no-cache',
+            '--data-root', str(tiny_camvid), '--work-dir', str(work),
+            '--results-dir', str(results), '--threads', '1',
+            '--workers', '2']
+    _kept(work, 'sample', dict(
+        networks=[_net('r00'), _net('r01'), _net('r02')],
+        input_size=[720, 960], window_G=[8.0, 20.0],
+        reference=dict(flops_G=20.0), wall_s=36.0, threads=1))
+    for name, seed, miou in (('r00', 0, 30.0), ('r00', 1, 31.0),
+                             ('r01', 0, 40.0), ('r01', 1, 42.0),
+                             ('r02', 0, 20.0)):
+        _kept(work, f'runs/{name}-s{seed}', _run(name, seed, miou, 360.0))
+    out = rg.main(argv + ['--stop-after', 'pilot'])
+    assert out['pilot']['tau'] == pytest.approx(1.0)
+    assert out['pilot']['tau_goal_met'] and out['pilot']['ratio_goal_met']
+    truth = json.loads((results / 'ground_truth.json').read_text())
+    assert [n['name'] for n in truth['networks']] == ['r00', 'r01']
+    with pytest.raises(RuntimeError, match=r'r02/retrain.py'):
+        rg.main(argv)
+    # the failed run's tools wrote into its own log
+    assert (work / 'runs' / 'r02-s1' / 'run.log').exists()
+    with pytest.raises(SystemExit):
+        rg.parse_args(['--workers', '0'])
