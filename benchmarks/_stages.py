@@ -68,6 +68,20 @@ def start_run(script: str, work_dir: str, device: str = 'cpu') -> str:
     return log_path
 
 
+def results_dir(parser, args, default: str) -> str:
+    """Where an experiment's results go: ``args.results_dir``, else
+    ``docs/results/<default>`` (``--smoke``: ``WORK_DIR/results``); a smoke
+    run writing under docs/results is refused through ``parser``."""
+    docs_results = osp.join(REPO, 'docs', 'results')
+    out = osp.abspath(args.results_dir or (
+        osp.join(args.work_dir, 'results') if args.smoke else
+        osp.join(docs_results, default)))
+    if args.smoke and osp.commonpath([out, docs_results]) == docs_results:
+        parser.error('--smoke must not write under docs/results; give '
+                     'another --results-dir')
+    return out
+
+
 def write_json(path: str, value: Any) -> None:
     """``value`` as JSON at ``path``, never half-written."""
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)

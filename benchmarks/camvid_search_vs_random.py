@@ -76,7 +76,8 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from _common import confidence_of, set_threads, trained_latency  # noqa: E402
-from _stages import StageRunner, start_run, thread_env  # noqa: E402
+from _stages import (StageRunner, results_dir, start_run,  # noqa: E402
+                     thread_env)
 import _tools as tools  # noqa: E402
 from camvid_report import (BASELINE_CONFIG, WINDOW, networks,  # noqa: E402
                            run_name, write_report)
@@ -142,16 +143,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.smoke:
         args.search_epochs, args.warmup_epochs = 1, 0
         args.retrain_epochs, args.latency_runs = 1, 1
-    results = args.results_dir or (
-        osp.join(args.work_dir, 'results') if args.smoke else
-        osp.join(REPO, 'docs', 'results', 'camvid'))
-    args.results_dir = osp.abspath(results)
-    docs_results = osp.join(REPO, 'docs', 'results')
-    if args.smoke and osp.commonpath([args.results_dir, docs_results]) == \
-            docs_results:
-        parser.error('--smoke must not write under docs/results; give '
-                     'another --results-dir')
     args.work_dir = osp.abspath(args.work_dir)
+    args.results_dir = results_dir(parser, args, 'camvid')
     args.data_root = osp.abspath(args.data_root)
     try:
         args.arms = [parse_arm(tokens, args) for tokens in args.arm]

@@ -64,8 +64,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import _ranking as rk  # noqa: E402
 import _tools as tools  # noqa: E402
-from _stages import (StageRunner, start_run, thread_env,  # noqa: E402
-                     write_json)
+from _stages import (StageRunner, results_dir, start_run,  # noqa: E402
+                     thread_env, write_json)
 
 SCRIPT = 'rank_ground_truth'
 PROXY_CONFIG = 'configs/ranking/attnas-proxy_mv2_1xb8-30e_camvid-120x160.py'
@@ -172,14 +172,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.pilot_archs < 2:
         parser.error('--pilot-archs must be >= 2 (a ranking needs two)')
     args.work_dir = osp.abspath(args.work_dir)
-    docs_results = osp.join(REPO, 'docs', 'results')
-    args.results_dir = osp.abspath(args.results_dir or (
-        osp.join(args.work_dir, 'results') if args.smoke else
-        osp.join(docs_results, 'camvid', 'ranking')))
-    if args.smoke and osp.commonpath([args.results_dir, docs_results]) == \
-            docs_results:
-        parser.error('--smoke must not write under docs/results; give '
-                     'another --results-dir')
+    args.results_dir = results_dir(parser, args, osp.join('camvid', 'ranking'))
     args.data_root = osp.abspath(args.data_root)
     for key in ('proxy_config', 'space_config', 'reference_config'):
         setattr(args, key, osp.relpath(osp.abspath(getattr(args, key)), REPO))

@@ -61,8 +61,8 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import _tools as tools  # noqa: E402
-from _stages import (StageRunner, start_run, thread_env,  # noqa: E402
-                     write_json)
+from _stages import (StageRunner, results_dir, start_run,  # noqa: E402
+                     thread_env, write_json)
 
 from attnas_mmseg.search.space.search_modes import (  # noqa: E402
     ARCH_STEP_MODES, SEARCH_MODES)
@@ -184,14 +184,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args.work_dir = osp.abspath(args.work_dir)
     args.ranking_work_dir = osp.abspath(args.ranking_work_dir)
     args.data_root = osp.abspath(args.data_root)
-    docs_results = osp.join(REPO, 'docs', 'results')
-    args.results_dir = osp.abspath(args.results_dir or (
-        osp.join(args.work_dir, 'results') if args.smoke else
-        osp.join(docs_results, 'camvid', 'ranking')))
-    if args.smoke and osp.commonpath([args.results_dir, docs_results]) == \
-            docs_results:
-        parser.error('--smoke must not write under docs/results; give '
-                     'another --results-dir')
+    args.results_dir = results_dir(parser, args, osp.join('camvid', 'ranking'))
     return args
 
 
