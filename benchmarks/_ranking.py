@@ -22,6 +22,9 @@ RATIO_GOAL = 2.0
 SEGNET_SPLITS = (('train', 'trainannot'), ('val', 'valannot'))
 SCHEDULES = ('poly', 'cosine')
 RANDOM_NAME = re.compile(r'^r\d+$')
+#: A class row of the table MMSeg's IoUMetric logs: | name | IoU | Acc |
+CLASS_ROW = re.compile(r'^\|\s*([^|]*?)\s*\|\s*([0-9.]+|nan)\s*\|'
+                       r'\s*([0-9.]+|nan)\s*\|\s*$')
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -215,6 +218,49 @@ def pilot_stats(miou: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
         ratio_goal_met=(between > 0) if ratio is None else ratio >= RATIO_GOAL)
 
 
+def class_iou(run_dir: str) -> Optional[Dict[str, float]]:
+    """Per-class IoU of the last ``per class results`` table MMSeg's
+    ``IoUMetric`` logged in a run's mmengine logs (``run_dir/*/*/*.log``:
+    its training's and test's, newest last); None when there is none."""
+    logs = sorted(glob.glob(osp.join(run_dir, '*', '*', '*.log')),
+                  key=osp.getmtime)
+    for path in reversed(logs):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        starts = [i for i, line in enumerate(lines)
+                  if line.endswith('per class results:')]
+        if not starts:
+            continue
+        found: Dict[str, float] = {}
+        for line in lines[starts[-1] + 1:]:
+            match = CLASS_ROW.match(line.strip())
+            if match and match.group(1) != 'Class':
+                found[match.group(1)] = float(match.group(2))
+            elif found and not line.strip().startswith('+'):
+                break
+        if found:
+            return found
+    return None
+
+
+def class_seed_std(iou: Dict[str, Dict[str, Dict[str, float]]]
+                   ) -> Dict[str, float]:
+    """Where the pilot's seed noise lies: for each class, the std (ddof 1)
+    of its IoU across the seeds, pooled over the networks
+    (``iou[network][seed][class]``), largest first. A class's share of the
+    mIoU's seed noise is about its std / the number of classes."""
+    names = list(iou)
+    classes = list(next(iter(iou[names[0]].values())))
+    out = {}
+    for cls in classes:
+        out[cls] = math.sqrt(statistics.mean(
+            statistics.variance([per[cls] for per in iou[n].values()])
+            for n in names))
+    # a class absent from val (nan IoU) goes last
+    return dict(sorted(out.items(), key=lambda kv: math.inf
+                       if math.isnan(kv[1]) else -kv[1]))
+
+
 def pilot_lines(stats: Dict[str, Any]) -> List[str]:
     """The pilot's verdict, as printed."""
     ratio = 'inf' if stats['ratio'] is None else f'{stats["ratio"]:.2f}'
@@ -227,7 +273,11 @@ def pilot_lines(stats: Dict[str, Any]) -> List[str]:
         f'{stats["between_std"]:.2f} mIoU',
         f'  ratio {ratio} (goal >= {RATIO_GOAL}: '
         f'{mark[stats["ratio_goal_met"]]}); seed-vs-seed Kendall tau {tau} '
-        f'(goal >= {TAU_GOAL}: {mark[stats["tau_goal_met"]]})']
+        f'(goal >= {TAU_GOAL}: {mark[stats["tau_goal_met"]]})'] + ([
+            '  seed std of IoU by class (pooled): ' + ', '.join(
+                f'{c} {v:.1f}' for c, v in
+                list(stats['class_seed_std'].items())[:4])]
+            if stats.get('class_seed_std') else [])
 
 
 # ------------------------------------------------------ the ground truth

@@ -36,8 +36,9 @@ same command continues; the tools' output goes to ``WORK_DIR/run.log``):
 3. ``pilot``: the first ``--pilot-archs`` networks x ``--seeds``
    (``tools/train.py``, val mIoU after the last epoch; ``tools/test.py``
    when that was interrupted); ``pilot.json``: their mIoU,
-   the pooled seed std, the between-network std, their ratio and the
-   seed-vs-seed Kendall tau (goals: tau >= 0.6, ratio >= 2). When a goal is
+   the pooled seed std, the between-network std, their ratio, the
+   seed-vs-seed Kendall tau (goals: tau >= 0.6, ratio >= 2) and, from the
+   logged per-class table, which classes carry the seed noise. When a goal is
    missed the script stops here (``--ignore-pilot-goals`` goes on): change
    the setting and rerun the pilot into another ``--work-dir``.
 4. ``train``: every other network x every seed.
@@ -375,6 +376,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     pilot = rk.pilot_stats({
         n['name']: {str(s): runs[rk.run_name(n['name'], s)]['miou']
                     for s in args.seeds} for n in nets[:args.pilot_archs]})
+    classes = {n['name']: {str(s): rk.class_iou(
+        st.path('runs', rk.run_name(n['name'], s))) for s in args.seeds}
+        for n in nets[:args.pilot_archs]}
+    if all(c for per in classes.values() for c in per.values()):
+        pilot['class_seed_std'] = rk.class_seed_std(classes)
     pilot['setting'] = setting_of(args)
     write_json(osp.join(args.results_dir, 'pilot.json'), pilot)
     for line in rk.pilot_lines(pilot):

@@ -307,3 +307,44 @@ def test_workers_train_what_one_worker_would(tmp_path, tiny_camvid):
     assert (work / 'runs' / 'r02-s1' / 'run.log').exists()
     with pytest.raises(SystemExit):
         rg.parse_args(['--workers', '0'])
+
+
+IOU_TABLE = """2026/11/30 11:58:05 - mmengine - INFO - per class results:
+2026/11/30 11:58:05 - mmengine - INFO - 
++------------+-------+-------+
+|   Class    |  IoU  |  Acc  |
++------------+-------+-------+
+|    Sky     | {sky} | 90.01 |
+|    Tree    | {tree} | 87.41 |
+| SignSymbol |  nan  |  nan  |
++------------+-------+-------+
+2026/11/30 11:58:05 - mmengine - INFO - Epoch(val) [30][101/101]    aAcc: 82.3300  mIoU: 39.0200
+"""
+
+
+def test_class_iou_reads_the_last_logged_table(tmp_path):
+    run = tmp_path / 'r00-s0'
+    assert rk.class_iou(str(run)) is None
+    log = run / 'train' / '20261130_1' / '20261130_1.log'
+    log.parent.mkdir(parents=True)
+    log.write_text('start\n' + IOU_TABLE.format(sky=80.0, tree=70.5) +
+                   'more\n' + IOU_TABLE.format(sky=83.51, tree=78.11))
+    found = rk.class_iou(str(run))
+    assert found['Sky'] == 83.51 and found['Tree'] == 78.11
+    assert math.isnan(found['SignSymbol']) and len(found) == 3
+
+
+def test_class_seed_std_against_hand_arithmetic():
+    iou = dict(a={'0': dict(Tree=80.0, Sky=90.0), '1': dict(Tree=40.0,
+                                                           Sky=90.0)},
+               b={'0': dict(Tree=70.0, Sky=88.0), '1': dict(Tree=74.0,
+                                                           Sky=92.0)})
+    # Tree: variances 800 and 8 -> sqrt(404); Sky: 0 and 8 -> 2
+    std = rk.class_seed_std(iou)
+    assert list(std) == ['Tree', 'Sky']
+    assert std['Tree'] == pytest.approx(math.sqrt(404))
+    assert std['Sky'] == pytest.approx(2.0)
+    lines = rk.pilot_lines(dict(rk.pilot_stats(
+        dict(a={'0': 30, '1': 32}, b={'0': 36, '1': 34})),
+        class_seed_std=std))
+    assert lines[-1].endswith('Tree 20.1, Sky 2.0')
