@@ -25,6 +25,33 @@ def hook_option(config: str, key: str, value: Any,
                      'custom_hooks')
 
 
+def mode_options(config: str, mode: str, epochs: Optional[int] = None,
+                 warmup: Optional[int] = None) -> List[str]:
+    """The ``--cfg-options`` that run search ``config`` in ``mode`` for
+    ``epochs`` epochs (None: the config's), ``warmup`` of them weights only
+    (None: the config's): a mode with an arch step gets its
+    ``search_mode`` and the schedule of ``search_schedule_options``; a mode
+    without one (``'uniform'``, which has a config of its own) one plain
+    schedule; every mode but darts ``find_unused_parameters`` (the
+    candidates a step did not sample get no gradient)."""
+    from attnas_mmseg.search.space.search_modes import NO_ARCH_STEP_MODES
+    from attnas_mmseg.utils.search_schedule import search_schedule_options
+    uniform = mode in NO_ARCH_STEP_MODES
+    opts: List[str] = []
+    if epochs is not None and uniform:
+        opts += [f'train_cfg.max_epochs={epochs}',
+                 f'param_scheduler.0.end={epochs}']
+    elif epochs is not None:
+        opts += search_schedule_options(osp.join(REPO, config), epochs,
+                                        warmup)
+    if not uniform:
+        opts += [f'model.backbone.search_mode={mode}',
+                 f'model.decode_head.search_mode={mode}']
+    if mode != 'darts':
+        opts.append('find_unused_parameters=True')
+    return opts
+
+
 def train_minutes(work_dir: str) -> Optional[float]:
     """Wall time of a ``tools/train.py`` run from its mmengine logs: first
     to last time stamp of each ``<timestamp>/<timestamp>.log``, summed over

@@ -232,7 +232,6 @@ def stage_premise(st: StageRunner, args, task: str, root: str,
 
 def stage_search(st: StageRunner, args, task: str, root: str, mode: str,
                  seed: int) -> Dict[str, Any]:
-    from attnas_mmseg.utils.search_schedule import search_schedule_options
     uniform = mode in NO_ARCH_STEP_MODES
     config = (UNIFORM_CONFIG if uniform else CONFIG).format(task)
     run_name = f'search/{task}/{mode}-s{seed}'
@@ -243,17 +242,8 @@ def stage_search(st: StageRunner, args, task: str, root: str, mode: str,
         epochs = args.epochs or cfg.train_cfg.max_epochs
         opts = data_options(root, search=True) + [
             f'randomness.seed={seed}', 'default_hooks.checkpoint.interval=1']
-        if uniform and args.epochs is not None:   # no warm-up, one schedule
-            opts += [f'train_cfg.max_epochs={epochs}',
-                     f'param_scheduler.0.end={epochs}']
-        elif args.epochs is not None:
-            opts += search_schedule_options(osp.join(REPO, config),
-                                            args.epochs, args.warmup_epochs)
-        if not uniform:
-            opts += [f'model.backbone.search_mode={mode}',
-                     f'model.decode_head.search_mode={mode}']
-        if mode != 'darts':  # unsampled candidates get no gradient
-            opts.append('find_unused_parameters=True')
+        opts += tools.mode_options(config, mode, args.epochs,
+                                   args.warmup_epochs)
         opts += list(args.options)
         found = tools.search(st, config, st.path(run_name, 'search'), opts,
                              epochs)

@@ -212,24 +212,15 @@ def config_of(mode: str) -> str:
 def search_options(args: argparse.Namespace, mode: str,
                    target: float) -> List[str]:
     """A search's --cfg-options: data, schedule, target, arch decay, seed."""
-    from attnas_mmseg.utils.search_schedule import search_schedule_options
     warmup, search = args.epochs[mode]
     config = config_of(mode)
     opts = data_options(args) + [f'randomness.seed={args.seed}',
                                  'default_hooks.checkpoint.interval=1']
+    opts += tools.mode_options(config, mode, warmup + search, warmup)
     if mode in ARCH_STEP_MODES:
-        opts += search_schedule_options(osp.join(REPO, config),
-                                        warmup + search, warmup)
         opts += [tools.hook_option(config, 'flops_target', f'{target:.4f}'),
                  'optim_wrapper.arch.optimizer.weight_decay='
-                 f'{args.arch_weight_decay}',
-                 f'model.backbone.search_mode={mode}',
-                 f'model.decode_head.search_mode={mode}']
-    else:
-        opts += [f'train_cfg.max_epochs={search}',
-                 f'param_scheduler.0.end={search}']
-    if mode != 'darts':  # unsampled candidates get no gradient
-        opts.append('find_unused_parameters=True')
+                 f'{args.arch_weight_decay}']
     return opts
 
 
@@ -259,10 +250,15 @@ def stage_scores(st: StageRunner, args: argparse.Namespace,
     if osp.exists(path):
         with open(path) as f:
             scores = json.load(f)
+    configs: Dict[str, Config] = {}
+
     def config(mode: str) -> Config:
-        cfg = Config.fromfile(osp.join(REPO, config_of(mode)))
-        cfg.merge_from_dict(data_settings(args))
-        return cfg
+        """The mode's search config with the data settings, read once."""
+        name = config_of(mode)
+        if name not in configs:
+            configs[name] = Config.fromfile(osp.join(REPO, name))
+            configs[name].merge_from_dict(data_settings(args))
+        return configs[name]
 
     base = ScoreContext(config('darts'), seed=args.seed, device=args.device,
                         inherited_split='arch',
@@ -323,8 +319,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             picks[mode] = st.stage(f'derive/{mode}', lambda: timed(
                 tools.derive, st, CONFIG, searches[mode]['checkpoint'],
                 st.path('derive', mode)))
+    from attnas_mmseg.evaluation.subnet_search import cli_options
     for mode in args.evolve:
-        from attnas_mmseg.evaluation.subnet_search import cli_options
         opts = ['--flops-target', f'{target:.4f}', '--window',
                 str(args.window), '--seed', str(args.seed),
                 '--device', args.device, *cli_options(args.evolution),
