@@ -3,6 +3,7 @@
     python benchmarks/rank_ground_truth.py
         [--num-archs 16] [--pilot-archs 6] [--seeds 0 1]
         [--searched NAME=path/to/arch.json ...] [--window 0.4 1.0]
+        [--strata K]
         [--height 120] [--width 160] [--epochs 30] [--batch-size 8]
         [--lr 0.05] [--lr-min 1e-4] [--schedule poly|cosine]
         [--data-root ../shared/data/camvid] [--no-cache]
@@ -29,7 +30,11 @@ same command continues; the tools' output goes to ``WORK_DIR/run.log``):
    the space inside ``--window`` x the FLOPs of mv2+ASPP
    (``configs/demo/mv2-aspp_demo_camvid-360x480.py``) at the space's
    ``derive.input_size`` (720x960), both priced by the search's FLOPs table
-   (paper convention), plus every ``--searched`` network; each gets
+   (paper convention); with ``--strata K``, network i comes from the
+   (i mod K)-th of K equal-width FLOPs bins of the window instead, uniformly
+   inside it (``sample_archs_stratified``: uniform draws crowd the space's
+   median, so matched-FLOPs networks differ by less than a seed); plus every
+   ``--searched`` network; each gets
    ``WORK_DIR/nets/NAME/{arch.json,retrain.py}``. A longer draw starts with
    the shorter one's networks, so ``--num-archs`` and ``--searched`` may grow
    in a work dir.
@@ -78,8 +83,8 @@ SMOKE = dict(num_archs=3, pilot_archs=2, epochs=1, num_train=8, num_val=4)
 SETTING_KEYS = ('height', 'width', 'epochs', 'batch_size', 'lr', 'lr_min',
                 'schedule', 'num_train', 'num_val', 'cache', 'data_root',
                 'proxy_config', 'space_config')
-RESULT_OPTIONS = SETTING_KEYS + ('reference_config', 'window', 'seed',
-                                 'smoke')
+RESULT_OPTIONS = SETTING_KEYS + ('reference_config', 'window', 'strata',
+                                 'seed', 'smoke')
 
 log = logging.getLogger(SCRIPT)
 
@@ -101,6 +106,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add('--window', nargs=2, type=float, default=[0.4, 1.0],
         metavar=('LOW', 'HIGH'), help='FLOPs window of the random networks, '
         'x the reference\'s (default 0.4 1.0)')
+    add('--strata', type=int, default=None, metavar='K',
+        help='spread the random networks over K equal FLOPs bins of the '
+        'window (default: uniform over the window)')
     add('--reference-config', default=REFERENCE_CONFIG,
         help='the window\'s reference network (default mv2+ASPP)')
     add('--seed', type=int, default=0, help='seed of the draw')
@@ -152,13 +160,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             setattr(args, key, value)
         args.ignore_pilot_goals = True
     for key in ('num_archs', 'pilot_archs', 'height', 'width', 'epochs',
-                'batch_size', 'threads', 'workers', 'num_train', 'num_val'):
+                'batch_size', 'threads', 'workers', 'num_train', 'num_val',
+                'strata'):
         value = getattr(args, key)
         if value is not None and value < 1:
             parser.error(f'--{key.replace("_", "-")} must be >= 1')
     if not 0 < args.window[0] <= args.window[1]:
         parser.error(f'--window must be LOW HIGH with 0 < LOW <= HIGH, got '
                      f'{args.window}')
+    if args.strata is not None and not args.window[0] < args.window[1]:
+        parser.error('--strata needs a window with LOW < HIGH')
     if not args.lr > 0 or not 0 <= args.lr_min < args.lr:
         parser.error('--lr must be > 0 and --lr-min in [0, --lr)')
     if len(set(args.seeds)) < 2:
@@ -188,7 +199,8 @@ def setting_of(args: argparse.Namespace) -> Dict[str, Any]:
     """The proxy setting as recorded in the results."""
     return dict({k: getattr(args, k) for k in SETTING_KEYS},
                 seeds=args.seeds, threads=args.threads, device=args.device,
-                window=args.window, reference_config=args.reference_config,
+                window=args.window, strata=args.strata,
+                reference_config=args.reference_config,
                 sample_seed=args.seed, smoke=args.smoke)
 
 
@@ -211,6 +223,7 @@ def sample_networks(args: argparse.Namespace, space: str,
 
     from attnas_mmseg.export.derived import write_derived
     from attnas_mmseg.export.random_arch import (flops_range, sample_archs,
+                                                 sample_archs_stratified,
                                                  search_flops_table)
     from attnas_mmseg.search import ArchSpec
     from attnas_mmseg.search.cost.flops import FLOPS_PER_G
@@ -229,11 +242,15 @@ def sample_networks(args: argparse.Namespace, space: str,
                          f'{high:.3g}G at {size[0]}x{size[1]})')
     log.info('reference %s: %.2fG at %dx%d; window %.2fG - %.2fG',
              args.reference_config, ref['flops_G'], *size, *window)
-    specs = sample_archs(
-        args.num_archs, args.seed, num_layers=table.num_layers, topk=topk,
-        backbone=table.backbone is not None,
-        price=lambda s: table.network_cost(s) / FLOPS_PER_G, window=window,
-        extra=ExtraCandidates.from_model_cfg(cfg.model))
+    draw = dict(num_layers=table.num_layers, topk=topk,
+                backbone=table.backbone is not None,
+                price=lambda s: table.network_cost(s) / FLOPS_PER_G,
+                window=window, extra=ExtraCandidates.from_model_cfg(cfg.model))
+    if args.strata is None:
+        specs = sample_archs(args.num_archs, args.seed, **draw)
+    else:
+        specs = sample_archs_stratified(args.num_archs, args.seed,
+                                        args.strata, **draw)
     todo = [(name, spec, 'random') for name, spec in
             zip(rk.network_names(args.num_archs), specs)]
     todo += [(name, ArchSpec.load(path), f'searched:{path}')

@@ -8,7 +8,8 @@ from .derived import (ARCH_FILE, RETRAIN_FILE, export_derived, measure,
                       search_settings, write_derived)
 from .random_arch import (flops_range, flops_window, median_flops,
                           reference_flops,
-                          sample_arch, sample_archs, search_flops_table)
+                          sample_arch, sample_archs, sample_archs_stratified,
+                          search_flops_table)
 from .subnet import extract_subnet, inherited_keys
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     'attention_agreement', 'backbone_agreement', 'export_derived',
     'extract_subnet', 'inherited_keys',
     'flops_range', 'flops_window', 'median_flops', 'load_search_checkpoint', 'measure',
-    'reference_flops', 'sample_arch', 'sample_archs', 'search_flops_table',
+    'reference_flops', 'sample_arch', 'sample_archs', 'sample_archs_stratified',
+    'search_flops_table',
     'search_settings', 'write_derived'
 ]

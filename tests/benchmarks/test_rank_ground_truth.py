@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from attnas_mmseg.export.random_arch import sample_archs, search_flops_table
+from attnas_mmseg.export.random_arch import (sample_archs,
+                                             sample_archs_stratified,
+                                             search_flops_table)
 from attnas_mmseg.search.cost.flops import FLOPS_PER_G
 from mmseg.registry import TRANSFORMS
 
@@ -27,7 +29,7 @@ def test_help_documents_the_options(capsys):
         rg.parse_args(['--help'])
     text = capsys.readouterr().out
     for option in ('--num-archs', '--pilot-archs', '--seeds', '--searched',
-                   '--window', '--height', '--width', '--epochs',
+                   '--window', '--strata', '--height', '--width', '--epochs',
                    '--batch-size', '--lr', '--schedule', '--no-cache',
                    '--threads', '--device', '--work-dir', '--results-dir',
                    '--stop-after', '--ignore-pilot-goals', '--smoke'):
@@ -41,12 +43,15 @@ def test_defaults_and_checks(capsys):
     assert (args.height, args.width, args.epochs, args.batch_size,
             args.lr, args.schedule) == (120, 160, 30, 8, 0.05, 'poly')
     assert args.window == [0.4, 1.0] and args.cache
+    assert args.strata is None  # uniform over the window
     assert args.results_dir == str(REPO / 'docs/results/camvid/ranking')
     for argv, message in (
             (['--smoke', '--results-dir', str(REPO / 'docs/results/x')],
              'must not write under docs/results'),
             (['--seeds', '3', '3'], '>= 2 distinct seeds'),
             (['--window', '1.0', '0.4'], '0 < LOW <= HIGH'),
+            (['--strata', '0'], '--strata must be >= 1'),
+            (['--strata', '3', '--window', '0.5', '0.5'], 'LOW < HIGH'),
             (['--num-archs', '3'], '--pilot-archs must be <='),
             (['--pilot-archs', '1'], '--pilot-archs must be >= 2'),
             (['--epochs', '0'], '--epochs must be >= 1'),
@@ -107,6 +112,29 @@ def test_sample_draws_inside_the_window_and_names_them(tmp_path):
     again = sample_archs(5, 0, price=lambda s: table.network_cost(s) /
                          FLOPS_PER_G, window=tuple(out['window_G']))
     assert [n['spec'] for n in nets[:3]] == [str(s) for s in again[:3]]
+
+
+def test_strata_spread_the_draw_over_the_window(tmp_path):
+    space = tmp_path / 'space.py'
+    space.write_text(f"_base_ = ['{SPACE}']\nderive = dict(input_size=(64, "
+                     f"128), retrain_base='{REPO / rg.PROXY_CONFIG}')\n")
+    args = rg.parse_args(['--num-archs', '4', '--pilot-archs', '3',
+                          '--strata', '3'])
+    out = rg.sample_networks(args, str(space), str(tmp_path / 'nets'))
+    low, high = out['window_G']
+    width = (high - low) / 3
+    nets = out['networks']
+    # r00, r01, r02 in the three bins in turn, r03 in the first again
+    for i, net in enumerate(nets):
+        bin_low = low + width * (i % 3)
+        assert bin_low - 1e-6 <= net['flops_G'] <= bin_low + width + 1e-6
+    # the draw is sample_archs_stratified's, seed 0
+    table = search_flops_table(str(space))
+    again = sample_archs_stratified(
+        4, 0, 3, price=lambda s: table.network_cost(s) / FLOPS_PER_G,
+        window=(low, high))
+    assert [n['spec'] for n in nets] == [str(s) for s in again]
+    assert rg.setting_of(args)['strata'] == 3
 
 
 def test_reference_is_mv2_aspp_at_720x960():
