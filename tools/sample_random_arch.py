@@ -1,14 +1,19 @@
 """Sample random architectures of a search space, written as derive_arch does.
 
     python tools/sample_random_arch.py SEARCH_CONFIG --num N --seed S \\
-        --out-dir DIR [--flops-window REF 0.1] [--topk 4] [--overwrite]
+        --out-dir DIR [--flops-window REF 0.1 [--strata K]] [--topk 4]
+        [--overwrite]
 
 draws N architectures uniformly from SEARCH_CONFIG's space (17 backbone ops
 1-6, ``topk`` distinct (layer, id) attention cells; see
 attnas_mmseg/search/random_arch.py), only those whose paper-convention FLOPs
 at the config's ``derive.input_size`` lie within REF * (1 -+ 0.1) when
 ``--flops-window`` is given (REF: FLOPs in G, an arch.json, or the paper
-notation in quotes), and writes ``DIR/random_<i>/arch.json`` and
+notation in quotes). Uniform draws crowd the space's median FLOPs; with
+``--strata K`` network i is drawn instead from the (i mod K)-th of K
+equal-width FLOPs bins of the window, uniformly inside it
+(``sample_archs_stratified``), so the networks spread over the window. It
+writes ``DIR/random_<i>/arch.json`` and
 ``DIR/random_<i>/retrain.py`` exactly as ``tools/derive_arch.py`` does, so
 ``tools/train.py DIR/random_<i>/retrain.py`` trains one from scratch. The same
 seed gives the same architectures.
@@ -23,9 +28,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from attnas_mmseg.search.cost.flops import FLOPS_PER_G  # noqa: E402
 from attnas_mmseg.export.derived import (ARCH_FILE, RETRAIN_FILE,  # noqa: E402
                                         write_derived)
-from attnas_mmseg.export.random_arch import (flops_range,  # noqa: E402
-                                             flops_window, reference_flops,
-                                             sample_archs, search_flops_table)
+from attnas_mmseg.export.random_arch import (  # noqa: E402
+    flops_range, flops_window, reference_flops, sample_archs,
+    sample_archs_stratified, search_flops_table)
 from attnas_mmseg.search.space.extra_candidates import (  # noqa: E402
     ExtraCandidates)
 
@@ -41,6 +46,9 @@ def parse_args(argv=None):
                         metavar=('REF', 'REL'),
                         help='keep FLOPs within REF*(1-REL)..REF*(1+REL); '
                         'REF: G, an arch.json or the paper notation')
+    parser.add_argument('--strata', type=int, default=None, metavar='K',
+                        help='spread the draw over K equal FLOPs bins of '
+                        'the window (needs --flops-window)')
     parser.add_argument('--topk', type=int, default=None,
                         help='attentions per network (default: derive.topk '
                         'or 4)')
@@ -49,7 +57,12 @@ def parse_args(argv=None):
                         help='size for FLOPs (default: derive.input_size '
                         'or 1024 2048)')
     parser.add_argument('--overwrite', action='store_true')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.strata is not None and (args.flops_window is None or
+                                    args.strata < 1):
+        parser.error('--strata: needs --flops-window and K >= 1, got '
+                     f'{args.strata}')
+    return args
 
 
 def main(argv=None):
@@ -80,24 +93,31 @@ def main(argv=None):
                     f'{high:.3g}G at {size[0]}x{size[1]}')
             print(f'FLOPs window at {size[0]}x{size[1]}: {window[0]:.2f}G - '
                   f'{window[1]:.2f}G ({ref:.2f}G +- {float(rel):.0%})')
-        specs = sample_archs(
-            args.num, args.seed, num_layers=table.num_layers, topk=topk,
-            backbone=table.backbone is not None,
-            price=lambda s: table.network_cost(s) / FLOPS_PER_G, window=window,
-            extra=ExtraCandidates.from_model_cfg(
-                Config.fromfile(args.config).model))
+        draw = dict(num_layers=table.num_layers, topk=topk,
+                    backbone=table.backbone is not None,
+                    price=lambda s: table.network_cost(s) / FLOPS_PER_G,
+                    window=window, extra=ExtraCandidates.from_model_cfg(
+                        Config.fromfile(args.config).model))
+        if args.strata is None:
+            specs = sample_archs(args.num, args.seed, **draw)
+        else:
+            specs = sample_archs_stratified(args.num, args.seed, args.strata,
+                                            **draw)
         for spec, out in zip(specs, out_dirs):
             spec.meta.update(topk=topk, flops_window_G=window,
                              flops_reference_G=ref)
+            how = 'uniformly' if args.strata is None else \
+                f'uniformly inside FLOPs stratum {spec.meta["index"] % args.strata + 1} of {args.strata}'  # noqa: E501
             spec = write_derived(
                 spec, args.config, str(out), size, args.overwrite,
-                origin=f'Sampled uniformly by tools/sample_random_arch.py '
+                origin=f'Sampled {how} by tools/sample_random_arch.py '
                 f'(seed {args.seed}, #{spec.meta["index"]})')
             meta = spec.meta
+            drawn = (f'{meta["tries"]} candidate(s) drawn' if 'tries' in meta
+                     else f'{meta["moves"]} walk steps')
             print(f'{out.name}: {spec}  {meta["flops_paper_G"]:.2f}G paper '
                   f'convention, {meta["flops_complete_G"]:.2f}G complete, '
-                  f'{meta["params_M"]:.2f}M params ({meta["tries"]} '
-                  'candidate(s) drawn)')
+                  f'{meta["params_M"]:.2f}M params ({drawn})')
     except (ValueError, FileExistsError) as err:
         sys.exit(f'sample_random_arch: error: {err}')
     print(f'wrote {args.num} x ({ARCH_FILE}, {RETRAIN_FILE}) under '

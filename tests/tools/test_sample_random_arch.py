@@ -7,7 +7,9 @@ import pytest
 from mmengine.config import Config
 
 from attnas_mmseg.search import ArchSpec
-from attnas_mmseg.export.random_arch import sample_archs, search_flops_table
+from attnas_mmseg.export.random_arch import (sample_archs,
+                                             sample_archs_stratified,
+                                             search_flops_table)
 
 from .._builders import segmentor_cfg
 
@@ -81,3 +83,27 @@ def test_impossible_window_is_an_error(search_config, tmp_path):
     assert proc.returncode != 0
     assert 'sample_random_arch: error: window' in proc.stderr
     assert not (tmp_path / 'none').exists()
+
+
+def test_strata_spread_the_networks_over_the_window(search_config, tmp_path):
+    out = tmp_path / 'spread'
+    proc = sample(search_config, out, '--flops-window', REFERENCE, '0.5',
+                  '--strata', '3')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    specs = [ArchSpec.load(out / f'random_{i}' / 'arch.json')
+             for i in range(3)]
+    low, high = specs[0].meta['flops_window_G']
+    width = (high - low) / 3
+    for i, spec in enumerate(specs):   # one network in each third
+        assert low + i * width <= spec.meta['flops_paper_G'] <= \
+            low + (i + 1) * width
+        assert spec.meta['stratum'] == pytest.approx(
+            [low + i * width, low + (i + 1) * width])
+    assert 'stratum 2 of 3' in (out / 'random_1' / 'retrain.py').read_text()
+    table = search_flops_table(str(search_config))
+    assert sample_archs_stratified(
+        3, 7, 3, price=table.network_cost,
+        window=(low * 1e9, high * 1e9)) == specs
+    proc = sample(search_config, tmp_path / 'x', '--strata', '3')
+    assert proc.returncode == 2 and '--strata: needs --flops-window' in \
+        proc.stderr
