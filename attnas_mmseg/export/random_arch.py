@@ -225,33 +225,32 @@ def sample_archs_stratified(num: int,
 
         spec = sample_arch(rng, num_layers, topk, backbone, extra)
         flops = float(price(spec))
-        moves = 0
-        while distance(flops) > 0:
-            moves += 1
-            if moves > max_moves:
-                raise ValueError(
-                    f'window: stratum {low:.4g} - {high:.4g} not reached in '
-                    f'{max_moves} moves (stuck at {flops:.4g}); the space may '
-                    'hold no architecture there: narrow the window')
+        climbed = walked = 0
+        while distance(flops) > 0 or walked < steps or spec in seen:
+            if distance(flops) > 0:
+                climbed += 1
+                if climbed > max_moves:
+                    raise ValueError(
+                        f'window: stratum {low:.4g} - {high:.4g} not reached '
+                        f'in {max_moves} moves (stuck at {flops:.4g}); the '
+                        'space may hold no architecture there: narrow the '
+                        'window')
+            else:
+                walked += 1
+                if walked > steps + max_moves:
+                    raise ValueError(
+                        f'window: no new architecture in stratum {low:.4g} - '
+                        f'{high:.4g} after {walked} steps; use fewer '
+                        'networks or strata')
+            # outside: never away from the bin; inside: Metropolis with a
+            # uniform target (stay inside, else keep the current spec)
             nxt = _neighbour(rng, spec, space)
             cost = float(price(nxt))
             if distance(cost) <= distance(flops):
                 spec, flops = nxt, cost
-        walked = 0
-        while walked < steps or spec in seen:
-            walked += 1
-            if walked > steps + max_moves:
-                raise ValueError(
-                    f'window: no new architecture in stratum {low:.4g} - '
-                    f'{high:.4g} after {walked} steps; use fewer networks '
-                    'or strata')
-            nxt = _neighbour(rng, spec, space)
-            cost = float(price(nxt))
-            if low <= cost <= high:
-                spec, flops = nxt, cost
         seen.add(spec)
         out.append(replace(spec, meta=dict(
-            seed=seed, index=index, stratum=(low, high), moves=moves + walked,
+            seed=seed, index=index, stratum=(low, high), moves=climbed + walked,
             sampled_flops=flops)))
     return out
 
