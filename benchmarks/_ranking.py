@@ -175,7 +175,8 @@ def reference_cost(config: str, size: Sequence[int]) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------ the pilot
-def pilot_stats(miou: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
+def pilot_stats(miou: Dict[str, Dict[str, float]],
+                flops: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """Noise of the ground truth from ``miou[network][seed]`` (every network
     trained with the same seeds, >= 2 networks, >= 2 seeds):
 
@@ -185,7 +186,10 @@ def pilot_stats(miou: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
     * ``tau``: Kendall's tau-b of the networks' mIoU under one seed against
       another, per seed pair and their mean: the best agreement any ranking
       can reach with a ground truth this noisy;
-    * whether the goals (tau >= TAU_GOAL, ratio >= RATIO_GOAL) are met.
+    * whether the goals (tau >= TAU_GOAL, ratio >= RATIO_GOAL) are met;
+    * with ``flops[network]``, ``flops_tau``: Kendall's tau-b of FLOPs
+      against the mean mIoU (how much of the networks' order size alone
+      explains; None when undefined).
     """
     from scipy.stats import kendalltau
     names = list(miou)
@@ -208,6 +212,11 @@ def pilot_stats(miou: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
     known = [t for t in taus.values() if t is not None]
     tau = statistics.mean(known) if known else None
     ratio = between / within if within > 0 else None
+    size = {}
+    if flops is not None:
+        tau_f = float(kendalltau([flops[n] for n in names], means).statistic)
+        size = dict(flops_G={n: flops[n] for n in names},
+                    flops_tau=None if math.isnan(tau_f) else tau_f)
     return dict(
         networks=names, seeds=seeds,
         miou={n: dict(zip(seeds, r)) for n, r in zip(names, rows)},
@@ -215,7 +224,8 @@ def pilot_stats(miou: Dict[str, Dict[str, float]]) -> Dict[str, Any]:
         within_std=within, between_std=between, ratio=ratio,
         tau_per_pair=taus, tau=tau, tau_goal=TAU_GOAL, ratio_goal=RATIO_GOAL,
         tau_goal_met=tau is not None and tau >= TAU_GOAL,
-        ratio_goal_met=(between > 0) if ratio is None else ratio >= RATIO_GOAL)
+        ratio_goal_met=(between > 0) if ratio is None else ratio >= RATIO_GOAL,
+        **size)
 
 
 def class_iou(run_dir: str) -> Optional[Dict[str, float]]:
@@ -274,6 +284,9 @@ def pilot_lines(stats: Dict[str, Any]) -> List[str]:
         f'  ratio {ratio} (goal >= {RATIO_GOAL}: '
         f'{mark[stats["ratio_goal_met"]]}); seed-vs-seed Kendall tau {tau} '
         f'(goal >= {TAU_GOAL}: {mark[stats["tau_goal_met"]]})'] + ([
+            f'  Kendall tau of FLOPs against the mean mIoU '
+            f'{stats["flops_tau"]:.3f}']
+            if stats.get('flops_tau') is not None else []) + ([
             '  seed std of IoU by class (pooled): ' + ', '.join(
                 f'{c} {v:.1f}' for c, v in
                 list(stats['class_seed_std'].items())[:4])]

@@ -392,7 +392,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     train_all(st, args, nets[:args.pilot_archs], runs, stages, sample)
     pilot = rk.pilot_stats({
         n['name']: {str(s): runs[rk.run_name(n['name'], s)]['miou']
-                    for s in args.seeds} for n in nets[:args.pilot_archs]})
+                    for s in args.seeds} for n in nets[:args.pilot_archs]},
+        flops={n['name']: n['flops_G'] for n in nets[:args.pilot_archs]})
     classes = {n['name']: {str(s): rk.class_iou(
         st.path('runs', rk.run_name(n['name'], s))) for s in args.seeds}
         for n in nets[:args.pilot_archs]}

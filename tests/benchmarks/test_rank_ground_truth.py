@@ -168,6 +168,19 @@ def test_pilot_stats_against_hand_arithmetic():
     with pytest.raises(ValueError, match='same >= 2 seeds'):
         rk.pilot_stats(dict(a={'0': 1, '1': 2}, b={'0': 1}))
     assert 'NOT met' in rk.pilot_lines(noisy)[1]
+    assert 'flops_tau' not in noisy
+    # FLOPs against the means (a 32.5, b 32, c 40.5): c > a > b in FLOPs
+    # agrees on (c, a) and (c, b), not on (a, b)
+    sized = rk.pilot_stats(dict(a={'0': 30, '1': 35}, b={'0': 33, '1': 31},
+                                c={'0': 40, '1': 41}),
+                           flops=dict(a=10.0, b=8.0, c=12.0))
+    assert sized['flops_tau'] == pytest.approx(1.0)
+    sized = rk.pilot_stats(dict(a={'0': 30, '1': 35}, b={'0': 33, '1': 31},
+                                c={'0': 40, '1': 41}),
+                           flops=dict(a=8.0, b=10.0, c=12.0))
+    assert sized['flops_tau'] == pytest.approx(1 / 3)
+    assert sized['flops_G'] == dict(a=8.0, b=10.0, c=12.0)
+    assert 'FLOPs against the mean mIoU 0.333' in rk.pilot_lines(sized)[2]
 
 
 # ---------------------------------------------------- the ground truth
