@@ -20,6 +20,13 @@ TAU_GOAL = 0.6
 RATIO_GOAL = 2.0
 #: (image folder, label folder) of the SegNet layout's splits.
 SEGNET_SPLITS = (('train', 'trainannot'), ('val', 'valannot'))
+#: The held-out split ``--val-split blocks`` makes of CamVid's train frames:
+#: each sequence in frame order, cut into runs of SCENE_BLOCK frames (about
+#: 8 s of driving at CamVid's 1 Hz labelling), and every SCENE_EVERY-th run
+#: held out (the runs with index % SCENE_EVERY == SCENE_EVERY // 2).
+SCENE_BLOCK = 8
+SCENE_EVERY = 4
+VAL_SPLITS = ('segnet', 'blocks')
 SCHEDULES = ('poly', 'cosine')
 RANDOM_NAME = re.compile(r'^r\d+$')
 #: A class row of the table MMSeg's IoUMetric logs: | name | IoU | Acc |
@@ -133,31 +140,79 @@ def space_config_text(space: str, proxy: str) -> str:
             f'derive = dict(retrain_base={osp.abspath(proxy)!r})\n')
 
 
+def scene_blocks(names: Sequence[str], block: int = SCENE_BLOCK,
+                 every: int = SCENE_EVERY) -> Tuple[List[str], List[str]]:
+    """CamVid frame files (``SEQUENCE_FRAME.png``) split by scene:
+    ``(kept, held_out)``, each sequence's frames in order cut into runs of
+    ``block``, the runs with index % ``every`` == ``every`` // 2 held out,
+    so every sequence gives held-out scenes and none is held out whole."""
+    if block < 1 or every < 2:
+        raise ValueError(f'scene blocks: block >= 1 and every >= 2, got '
+                         f'{block}, {every}')
+    sequences: Dict[str, List[str]] = {}
+    for name in sorted(names):
+        stem = osp.splitext(name)[0]
+        if '_' not in stem:
+            raise ValueError(f'{name}: not a CamVid frame '
+                             '(SEQUENCE_FRAME.png)')
+        sequences.setdefault(stem.rsplit('_', 1)[0], []).append(name)
+    kept: List[str] = []
+    held: List[str] = []
+    for frames in sequences.values():
+        for i, name in enumerate(frames):
+            (held if (i // block) % every == every // 2 else kept).append(
+                name)
+    return sorted(kept), sorted(held)
+
+
 def write_resized_copy(src: str, dst: str, height: int, width: int,
-                       splits: Sequence[Tuple[str, str]] = SEGNET_SPLITS
-                       ) -> Dict[str, int]:
-    """Every PNG of ``splits`` (image, label folders) under ``src``, resized
-    to fit (width, height) keeping the ratio, under ``dst``: images as MMSeg's
+                       val_split: str = 'segnet') -> Dict[str, int]:
+    """CamVid's SegNet layout under ``src``, resized to fit (width, height)
+    keeping the ratio, under ``dst``: images as MMSeg's
     ``Resize(keep_ratio=True)`` does (mmcv.imrescale, bilinear, cv2), labels
     with nearest, so training on the copy sees the pixels the pipeline would
-    have made from ``src``. Files per folder."""
+    have made from ``src``. ``val_split``: ``'segnet'`` copies train/ and
+    val/ as they are; ``'blocks'`` makes val/ of held-out scenes of the
+    train frames (:func:`scene_blocks`), train/ of the others, and leaves
+    SegNet's val out (101 frames of one 7-second clip, 0016E5 frames
+    7959-8159). Files per folder written."""
     import mmcv
-    counts = {}
-    for folder, interpolation in ((f, i) for pair in splits for f, i in
-                                  zip(pair, ('bilinear', 'nearest'))):
+    if val_split not in VAL_SPLITS:
+        raise ValueError(f'val_split must be one of {VAL_SPLITS}, got '
+                         f'{val_split!r}')
+
+    def pngs(folder: str) -> List[str]:
         names = sorted(n for n in os.listdir(osp.join(src, folder))
                        if n.endswith('.png'))
         if not names:
             raise ValueError(f'data-root: no .png under '
                              f'{osp.join(src, folder)}')
-        os.makedirs(osp.join(dst, folder), exist_ok=True)
-        for name in names:
-            img = mmcv.imread(osp.join(src, folder, name), flag='unchanged')
-            mmcv.imwrite(mmcv.imrescale(img, (width, height),
-                                        interpolation=interpolation,
-                                        backend='cv2'),
-                         osp.join(dst, folder, name))
-        counts[folder] = len(names)
+        return names
+
+    if val_split == 'segnet':
+        plan = [(pair, pair, pngs(pair[0])) for pair in SEGNET_SPLITS]
+    else:
+        kept, held = scene_blocks(pngs('train'))
+        if not held:
+            raise ValueError(
+                f'val_split blocks: the {len(kept)} train frames under '
+                f'{src} give no held-out run of {SCENE_BLOCK} (every '
+                f'{SCENE_EVERY}th run of a sequence); use val_split segnet')
+        plan = [(SEGNET_SPLITS[0], SEGNET_SPLITS[0], kept),
+                (SEGNET_SPLITS[0], SEGNET_SPLITS[1], held)]
+    counts = {}
+    for source, target, names in plan:
+        for from_dir, to_dir, interpolation in zip(source, target,
+                                                   ('bilinear', 'nearest')):
+            os.makedirs(osp.join(dst, to_dir), exist_ok=True)
+            for name in names:
+                img = mmcv.imread(osp.join(src, from_dir, name),
+                                  flag='unchanged')
+                mmcv.imwrite(mmcv.imrescale(img, (width, height),
+                                            interpolation=interpolation,
+                                            backend='cv2'),
+                             osp.join(dst, to_dir, name))
+            counts[to_dir] = len(names)
     return counts
 
 

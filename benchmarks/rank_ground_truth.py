@@ -6,7 +6,7 @@
         [--strata K]
         [--height 120] [--width 160] [--epochs 30] [--batch-size 8]
         [--lr 0.05] [--lr-min 1e-4] [--schedule poly|cosine]
-        [--data-root ../shared/data/camvid] [--no-cache]
+        [--data-root ../shared/data/camvid] [--no-cache] [--val-split blocks]
         [--proxy-config CONFIG] [--space-config CONFIG]
         [--stop-after sample|pilot] [--ignore-pilot-goals]
         [--threads 2] [--workers 1] [--device cpu|cuda] [--seed 0]
@@ -21,7 +21,9 @@ epochs, SGD lr 0.05 poly; tested on CamVid val at 120x160, MMSeg's IoUMetric,
 stage is skipped, an interrupted training resumes from its last epoch, so the
 same command continues; the tools' output goes to ``WORK_DIR/run.log``):
 
-1. ``cache``: CamVid's train/val resized once to the proxy size (images as
+1. ``cache``: CamVid's train/val resized once to the proxy size (with
+   ``--val-split blocks``, val/ made of held-out scenes of the train frames
+   instead of SegNet's val, one 7-second clip; images as
    the pipeline's Resize would, labels nearest) in ``WORK_DIR/data`` (none
    with ``--no-cache``: the pipeline resizes every epoch). The setting is
    written as ``WORK_DIR/proxy.py`` (``--proxy-config`` + the options) and
@@ -81,7 +83,8 @@ SMOKE = dict(num_archs=3, pilot_archs=2, epochs=1, num_train=8, num_val=4)
 #: The options a work dir's results depend on (benchmarks/_stages.py); the
 #: networks' number and the searched ones may grow (sample's docstring).
 SETTING_KEYS = ('height', 'width', 'epochs', 'batch_size', 'lr', 'lr_min',
-                'schedule', 'num_train', 'num_val', 'cache', 'data_root',
+                'schedule', 'num_train', 'num_val', 'cache', 'val_split',
+                'data_root',
                 'proxy_config', 'space_config')
 RESULT_OPTIONS = SETTING_KEYS + ('reference_config', 'window', 'strata',
                                  'seed', 'smoke')
@@ -128,6 +131,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                          help='only the first N val images (default all)')
     setting.add_argument('--data-root', default='../shared/data/camvid',
                          help='CamVid in the SegNet layout (read only)')
+    setting.add_argument(
+        '--val-split', choices=rk.VAL_SPLITS, default=None,
+        help='what the networks are tested on: segnet (default): CamVid\'s '
+        'val, 101 frames of one 7-second clip; blocks: every 4th run of 8 '
+        'consecutive train frames of each sequence, held out of training '
+        '(needs the cache)')
     setting.add_argument('--no-cache', dest='cache', action='store_false',
                          help='resize on the fly instead of once (needed '
                          'for data not in the SegNet layout)')
@@ -168,6 +177,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if not 0 < args.window[0] <= args.window[1]:
         parser.error(f'--window must be LOW HIGH with 0 < LOW <= HIGH, got '
                      f'{args.window}')
+    if args.val_split == 'segnet':
+        args.val_split = None   # the default (work dirs made before it)
+    if args.val_split and not args.cache:
+        parser.error('--val-split blocks needs the cache (not --no-cache)')
     if args.strata is not None and not args.window[0] < args.window[1]:
         parser.error('--strata needs a window with LOW < HIGH')
     if not args.lr > 0 or not 0 <= args.lr_min < args.lr:
@@ -209,7 +222,7 @@ def stage_cache(st: StageRunner, args: argparse.Namespace) -> Dict[str, Any]:
     start = time.time()
     root = st.path('data', f'camvid-{args.height}x{args.width}')
     counts = rk.write_resized_copy(args.data_root, root, args.height,
-                                   args.width)
+                                   args.width, args.val_split or 'segnet')
     log.info('cache: %s resized to %dx%d in %s', counts, args.height,
              args.width, root)
     return dict(root=root, files=counts, wall_s=time.time() - start,

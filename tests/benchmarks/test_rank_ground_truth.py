@@ -29,7 +29,7 @@ def test_help_documents_the_options(capsys):
         rg.parse_args(['--help'])
     text = capsys.readouterr().out
     for option in ('--num-archs', '--pilot-archs', '--seeds', '--searched',
-                   '--window', '--strata', '--height', '--width', '--epochs',
+                   '--window', '--strata', '--val-split', '--height', '--width', '--epochs',
                    '--batch-size', '--lr', '--schedule', '--no-cache',
                    '--threads', '--device', '--work-dir', '--results-dir',
                    '--stop-after', '--ignore-pilot-goals', '--smoke'):
@@ -44,6 +44,9 @@ def test_defaults_and_checks(capsys):
             args.lr, args.schedule) == (120, 160, 30, 8, 0.05, 'poly')
     assert args.window == [0.4, 1.0] and args.cache
     assert args.strata is None  # uniform over the window
+    assert args.val_split is None  # SegNet's val
+    assert rg.parse_args(['--val-split', 'segnet']).val_split is None
+    assert rg.parse_args(['--val-split', 'blocks']).val_split == 'blocks'
     assert args.results_dir == str(REPO / 'docs/results/camvid/ranking')
     for argv, message in (
             (['--smoke', '--results-dir', str(REPO / 'docs/results/x')],
@@ -51,6 +54,7 @@ def test_defaults_and_checks(capsys):
             (['--seeds', '3', '3'], '>= 2 distinct seeds'),
             (['--window', '1.0', '0.4'], '0 < LOW <= HIGH'),
             (['--strata', '0'], '--strata must be >= 1'),
+            (['--val-split', 'blocks', '--no-cache'], 'needs the cache'),
             (['--strata', '3', '--window', '0.5', '0.5'], 'LOW < HIGH'),
             (['--num-archs', '3'], '--pilot-archs must be <='),
             (['--pilot-archs', '1'], '--pilot-archs must be >= 2'),
@@ -272,6 +276,50 @@ def test_resized_copy_gives_the_pipelines_pixels(tiny_camvid, tmp_path):
     assert source['img'].shape == (24, 48, 3)
     np.testing.assert_array_equal(source['img'], cached['img'])
     np.testing.assert_array_equal(source['gt_seg_map'], cached['gt_seg_map'])
+
+
+def test_scene_blocks_hold_out_every_fourth_run_of_each_sequence():
+    names = [f'0001TP_{i:06d}.png' for i in range(0, 600, 30)] + \
+        [f'Seq05VD_f{i:05d}.png' for i in range(40)]
+    kept, held = rk.scene_blocks(names, block=4, every=4)
+    # 0001TP: 20 frames, runs 0-4 of 4: run 2 held (frames 8-11 in order)
+    assert [n for n in held if n.startswith('0001TP')] == [
+        f'0001TP_{i:06d}.png' for i in range(240, 360, 30)]
+    # Seq05VD: 40 frames, runs 0-9: runs 2 and 6 held
+    assert [n for n in held if n.startswith('Seq05VD')] == [
+        f'Seq05VD_f{i:05d}.png' for i in (*range(8, 12), *range(24, 28))]
+    assert sorted(kept + held) == sorted(names) and not set(kept) & set(held)
+    with pytest.raises(ValueError, match='not a CamVid frame'):
+        rk.scene_blocks(['frame.png'])
+
+
+def test_blocks_split_tests_on_held_out_train_scenes(tiny_camvid, tmp_path):
+    import shutil
+    src = tmp_path / 'src'
+    for folder in ('train', 'trainannot', 'val', 'valannot'):
+        (src / folder).mkdir(parents=True)
+    first = sorted((tiny_camvid / 'train').iterdir())[0].name
+    for i in range(3 * rk.SCENE_BLOCK):   # runs 0, 1, 2: run 2 held out
+        for folder in ('train', 'trainannot'):
+            shutil.copy(tiny_camvid / folder / first,
+                        src / folder / f'0016E5_{i:05d}.png')
+    for folder in ('val', 'valannot'):
+        shutil.copy(tiny_camvid / 'trainannot' / first,
+                    src / folder / 'v_1.png')
+    counts = rk.write_resized_copy(str(src), str(tmp_path / 'dst'), 30, 48,
+                                   'blocks')
+    block = rk.SCENE_BLOCK
+    assert counts == dict(train=2 * block, trainannot=2 * block, val=block,
+                          valannot=block)
+    held = sorted(p.name for p in (tmp_path / 'dst' / 'valannot').iterdir())
+    assert held == [f'0016E5_{i:05d}.png' for i in range(2 * block,
+                                                          3 * block)]
+    assert not (tmp_path / 'dst' / 'val' / 'v_1.png').exists()
+    with pytest.raises(ValueError, match='no held-out run'):
+        rk.write_resized_copy(str(tiny_camvid), str(tmp_path / 'x'), 30, 48,
+                              'blocks')
+    with pytest.raises(ValueError, match='val_split must be one of'):
+        rk.write_resized_copy(str(src), str(tmp_path / 'x'), 30, 48, 'test')
 
 
 # ---------------------------------------------------------------- resume
