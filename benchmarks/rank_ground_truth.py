@@ -8,7 +8,7 @@
         [--lr 0.05] [--lr-min 1e-4] [--schedule poly|cosine]
         [--data-root ../shared/data/camvid] [--no-cache] [--val-split blocks]
         [--proxy-config CONFIG] [--space-config CONFIG]
-        [--stop-after sample|pilot] [--ignore-pilot-goals]
+        [--stop-after cache|sample|pilot] [--ignore-pilot-goals]
         [--threads 2] [--workers 1] [--device cpu|cuda] [--seed 0]
         [--work-dir work_dirs/rank_ground_truth]
         [--results-dir docs/results/camvid/ranking] [--smoke]
@@ -146,7 +146,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     setting.add_argument('--space-config', default=SPACE_CONFIG,
                          help='the search config whose space is sampled '
                          '(default %(default)s)')
-    add('--stop-after', choices=['sample', 'pilot'], default=None)
+    add('--stop-after', choices=['cache', 'sample', 'pilot'], default=None,
+        help='stop after that stage (cache: e.g. a resized copy with '
+        '--val-split blocks for the searches of benchmarks/rank_searches.py)')
     add('--ignore-pilot-goals', action='store_true',
         help='train every network even when the pilot misses its goals')
     add('--threads', type=int, default=2,
@@ -381,6 +383,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.cache:
         stages['cache'] = st.stage('cache', lambda: stage_cache(st, args))
         data_root = stages['cache']['root']
+    if args.stop_after == 'cache':
+        return dict(cache=stages.get('cache'))
     proxy, space = st.path('proxy.py'), st.path('space.py')
     with open(proxy, 'w') as f:
         f.write(rk.proxy_config_text(osp.join(REPO, args.proxy_config),

@@ -329,6 +329,21 @@ def _kept(work, name, value):
     path.write_text(json.dumps(value))
 
 
+def test_stop_after_cache_writes_only_the_resized_copy(tmp_path,
+                                                      tiny_camvid):
+    work = tmp_path / 'work'
+    out = rg.main(['--stop-after', 'cache', '--data-root', str(tiny_camvid),
+                   '--height', '24', '--width', '32', '--work-dir', str(work),
+                   '--results-dir', str(tmp_path / 'results'),
+                   '--threads', '1'])
+    root = work / 'data' / 'camvid-24x32'
+    assert out['cache']['root'] == str(root)
+    assert out['cache']['files'] == dict(train=8, trainannot=8, val=4,
+                                         valannot=4)
+    assert len(list((root / 'val').iterdir())) == 4
+    assert not (work / 'sample').exists() and not (work / 'proxy.py').exists()
+
+
 def test_a_work_dir_continues_from_its_markers(tmp_path, tiny_camvid):
     work, results = tmp_path / 'work', tmp_path / 'results'
     argv = ['--num-archs', '3', '--pilot-archs', '2', '--no-cache',
