@@ -237,8 +237,7 @@ def sample_networks(args: argparse.Namespace, space: str,
     from mmengine.config import Config
 
     from attnas_mmseg.export.derived import write_derived
-    from attnas_mmseg.export.random_arch import (flops_range, sample_archs,
-                                                 sample_archs_stratified,
+    from attnas_mmseg.export.random_arch import (draw_archs, flops_range,
                                                  search_flops_table)
     from attnas_mmseg.search import ArchSpec
     from attnas_mmseg.search.cost.flops import FLOPS_PER_G
@@ -257,15 +256,8 @@ def sample_networks(args: argparse.Namespace, space: str,
                          f'{high:.3g}G at {size[0]}x{size[1]})')
     log.info('reference %s: %.2fG at %dx%d; window %.2fG - %.2fG',
              args.reference_config, ref['flops_G'], *size, *window)
-    draw = dict(num_layers=table.num_layers, topk=topk,
-                backbone=table.backbone is not None,
-                price=lambda s: table.network_cost(s) / FLOPS_PER_G,
-                window=window, extra=ExtraCandidates.from_model_cfg(cfg.model))
-    if args.strata is None:
-        specs = sample_archs(args.num_archs, args.seed, **draw)
-    else:
-        specs = sample_archs_stratified(args.num_archs, args.seed,
-                                        args.strata, **draw)
+    specs = draw_archs(table, args.num_archs, args.seed, topk, window,
+                       args.strata, ExtraCandidates.from_model_cfg(cfg.model))
     todo = [(name, spec, 'random') for name, spec in
             zip(rk.network_names(args.num_archs), specs)]
     todo += [(name, ArchSpec.load(path), f'searched:{path}')

@@ -29,8 +29,8 @@ from attnas_mmseg.search.cost.flops import FLOPS_PER_G  # noqa: E402
 from attnas_mmseg.export.derived import (ARCH_FILE, RETRAIN_FILE,  # noqa: E402
                                         write_derived)
 from attnas_mmseg.export.random_arch import (  # noqa: E402
-    flops_range, flops_window, reference_flops, sample_archs,
-    sample_archs_stratified, search_flops_table)
+    draw_archs, flops_range, flops_window, reference_flops,
+    search_flops_table)
 from attnas_mmseg.search.space.extra_candidates import (  # noqa: E402
     ExtraCandidates)
 
@@ -93,21 +93,15 @@ def main(argv=None):
                     f'{high:.3g}G at {size[0]}x{size[1]}')
             print(f'FLOPs window at {size[0]}x{size[1]}: {window[0]:.2f}G - '
                   f'{window[1]:.2f}G ({ref:.2f}G +- {float(rel):.0%})')
-        draw = dict(num_layers=table.num_layers, topk=topk,
-                    backbone=table.backbone is not None,
-                    price=lambda s: table.network_cost(s) / FLOPS_PER_G,
-                    window=window, extra=ExtraCandidates.from_model_cfg(
-                        Config.fromfile(args.config).model))
-        if args.strata is None:
-            specs = sample_archs(args.num, args.seed, **draw)
-        else:
-            specs = sample_archs_stratified(args.num, args.seed, args.strata,
-                                            **draw)
+        specs = draw_archs(table, args.num, args.seed, topk, window,
+                           args.strata, ExtraCandidates.from_model_cfg(
+                               Config.fromfile(args.config).model))
         for spec, out in zip(specs, out_dirs):
             spec.meta.update(topk=topk, flops_window_G=window,
                              flops_reference_G=ref)
-            how = 'uniformly' if args.strata is None else \
-                f'uniformly inside FLOPs stratum {spec.meta["index"] % args.strata + 1} of {args.strata}'  # noqa: E501
+            how = 'uniformly' if args.strata is None else (
+                'uniformly inside FLOPs stratum '
+                f'{spec.meta["index"] % args.strata + 1} of {args.strata}')
             spec = write_derived(
                 spec, args.config, str(out), size, args.overwrite,
                 origin=f'Sampled {how} by tools/sample_random_arch.py '

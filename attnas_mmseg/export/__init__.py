@@ -6,7 +6,7 @@ from .agreement import (agreement_summary, attention_agreement,
 from .checkpoint import arch_params_from_checkpoint, load_search_checkpoint
 from .derived import (ARCH_FILE, RETRAIN_FILE, export_derived, measure,
                       search_settings, write_derived)
-from .random_arch import (flops_range, flops_window, median_flops,
+from .random_arch import (draw_archs, flops_range, flops_window, median_flops,
                           reference_flops,
                           sample_arch, sample_archs, sample_archs_stratified,
                           search_flops_table)
@@ -16,7 +16,7 @@ __all__ = [
     'ARCH_FILE', 'RETRAIN_FILE', 'agreement_summary', 'arch_params_from_checkpoint',
     'attention_agreement', 'backbone_agreement', 'export_derived',
     'extract_subnet', 'inherited_keys',
-    'flops_range', 'flops_window', 'median_flops', 'load_search_checkpoint', 'measure',
+    'draw_archs', 'flops_range', 'flops_window', 'median_flops', 'load_search_checkpoint', 'measure',
     'reference_flops', 'sample_arch', 'sample_archs', 'sample_archs_stratified',
     'search_flops_table',
     'search_settings', 'write_derived'

@@ -148,8 +148,9 @@ def _neighbour(rng: random.Random, spec: ArchSpec,
                space: SearchSpace) -> ArchSpec:
     """``spec`` with one choice changed: one of its 17 ops or ``topk`` cells
     (uniformly; no cell when the set holds every cell), to a different op or
-    a cell the set does not hold (uniformly). The proposal is symmetric (A -> B as likely as B -> A), so
-    a walk that accepts every move inside a set is uniform over the set."""
+    a cell the set does not hold (uniformly). The proposal is symmetric
+    (A -> B as likely as B -> A), so a walk that accepts every move inside a
+    set is uniform over the set."""
     blocks = len(spec.backbone) if spec.backbone is not None else 0
     cells = space.cells(spec)
     unused = sorted(set(range(space.num_cells)) - set(cells))
@@ -250,8 +251,8 @@ def sample_archs_stratified(num: int,
                 spec, flops = nxt, cost
         seen.add(spec)
         out.append(replace(spec, meta=dict(
-            seed=seed, index=index, stratum=(low, high), moves=climbed + walked,
-            sampled_flops=flops)))
+            seed=seed, index=index, stratum=(low, high),
+            moves=climbed + walked, sampled_flops=flops)))
     return out
 
 
@@ -268,6 +269,25 @@ def search_flops_table(config: str,
         raise ValueError(f'config: {config} does not search the attention '
                          '(decode_head must be an AttNASHead with arch=None)')
     return table
+
+
+def draw_archs(table, num: int, seed: int, topk: int,
+               window: Optional[Tuple[float, float]] = None,
+               strata: Optional[int] = None,
+               extra: Optional[ExtraCandidates] = None) -> List[ArchSpec]:
+    """``num`` architectures of the space ``table`` prices (its layers,
+    whether it searches the backbone), priced in G at the table's size:
+    uniform (:func:`sample_archs`, inside ``window`` if given) or, with
+    ``strata``, spread over ``window`` (:func:`sample_archs_stratified`)."""
+    draw = dict(num_layers=table.num_layers, topk=topk,
+                backbone=table.backbone is not None,
+                price=lambda s: table.network_cost(s) / FLOPS_PER_G,
+                window=window, extra=extra)
+    if strata is None:
+        return sample_archs(num, seed, **draw)
+    if window is None:
+        raise ValueError('window: needed to spread a draw over strata')
+    return sample_archs_stratified(num, seed, strata, **draw)
 
 
 def flops_range(table, topk: int) -> Tuple[float, float]:

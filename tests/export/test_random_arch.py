@@ -195,3 +195,17 @@ def test_stratified_bad_arguments():
         sample_archs_stratified(2, 0, 1, op_price, (918.0, 918.0 + 1e-9),
                                 num_layers=1, topk=13, max_moves=20000,
                                 steps=5)
+
+
+def test_draw_archs_prices_in_G_and_picks_the_sampler(table):
+    from attnas_mmseg.export.random_arch import draw_archs
+    from attnas_mmseg.search.cost.flops import FLOPS_PER_G
+    price = lambda s: table.network_cost(s) / FLOPS_PER_G  # noqa: E731
+    low, high = (f / FLOPS_PER_G for f in flops_range(table, 4))
+    window = (low + 0.3 * (high - low), low + 0.6 * (high - low))
+    assert draw_archs(table, 3, 0, 4, window) == sample_archs(
+        3, 0, price=price, window=window)
+    assert draw_archs(table, 3, 0, 4, window, strata=3) == \
+        sample_archs_stratified(3, 0, 3, price, window)
+    with pytest.raises(ValueError, match='window: needed'):
+        draw_archs(table, 3, 0, 4, strata=3)
