@@ -28,6 +28,10 @@ SCENE_BLOCK = 8
 SCENE_EVERY = 4
 VAL_SPLITS = ('segnet', 'blocks')
 SCHEDULES = ('poly', 'cosine')
+#: ``--class-weight``: the loss weights the proxy may train with.
+CLASS_WEIGHTS = ('median-freq',)
+#: SegNet's label of unlabelled ("void") pixels (attnas_mmseg.datasets).
+CAMVID_VOID = 11
 RANDOM_NAME = re.compile(r'^r\d+$')
 #: A class row of the table MMSeg's IoUMetric logs: | name | IoU | Acc |
 CLASS_ROW = re.compile(r'^\|\s*([^|]*?)\s*\|\s*([0-9.]+|nan)\s*\|'
@@ -85,13 +89,16 @@ def _resized(pipeline: List[dict], height: int, width: int) -> List[dict]:
             for t in pipeline]
 
 
-def proxy_config_text(base: str, setting: Dict[str, Any],
-                      data_root: str) -> str:
+def proxy_config_text(base: str, setting: Dict[str, Any], data_root: str,
+                      class_weight: Optional[Sequence[float]] = None) -> str:
     """An mmengine config inheriting ``base`` (a retrain base: a searchable
     model, train and val loaders) that fixes the proxy ``setting``: input
     size (every Resize/RandomResize and the preprocessor's pad size), batch,
     epochs, SGD lr and schedule, ``data_root`` and the optional subsets
-    (``num_train``/``num_val``: the first images). The val split is
+    (``num_train``/``num_val``: the first images). ``class_weight``: the
+    decode head's cross-entropy weights per class
+    (``ClassWeightedCrossEntropyLoss``) (e.g.
+    :func:`median_frequency_weights`; None: unweighted). The val split is
     evaluated once, after the last epoch: the run's mIoU."""
     from mmengine.config import Config
     cfg = Config.fromfile(base).to_dict()
@@ -116,8 +123,24 @@ def proxy_config_text(base: str, setting: Dict[str, Any],
         scheduler = dict(type='CosineAnnealingLR', T_max=epochs,
                          eta_min=setting['lr_min'], begin=0, end=epochs,
                          by_epoch=True)
+    model = dict(data_preprocessor=dict(size=(h, w)))
+    if class_weight is not None:
+        loss = cfg['model']['decode_head']['loss_decode']
+        if not isinstance(loss, dict) or loss.get('type') != \
+                'CrossEntropyLoss' or loss.get('use_sigmoid'):
+            raise ValueError(f'class_weight: {base}\'s decode head must have '
+                             f'one softmax CrossEntropyLoss, got {loss}')
+        num = cfg['model']['decode_head']['num_classes']
+        if len(class_weight) != num:
+            raise ValueError(f'class_weight: {len(class_weight)} weights for '
+                             f'the {num} classes of {base}')
+        # MMSeg's own loss fails on void pixels with class weights
+        # (attnas_mmseg/models/losses/class_weighted_cross_entropy.py)
+        model['decode_head'] = dict(loss_decode=dict(
+            type='ClassWeightedCrossEntropyLoss',
+            class_weight=[round(float(c), 6) for c in class_weight]))
     parts = dict(
-        crop_size=(h, w), model=dict(data_preprocessor=dict(size=(h, w))),
+        crop_size=(h, w), model=model,
         **loaders,
         optim_wrapper=dict(optimizer=dict(lr=setting['lr'])),
         param_scheduler=[scheduler],
@@ -214,6 +237,44 @@ def write_resized_copy(src: str, dst: str, height: int, width: int,
                              osp.join(dst, to_dir, name))
             counts[to_dir] = len(names)
     return counts
+
+
+def median_frequency_weights(ann_dir: str, num_classes: int,
+                             void: int = CAMVID_VOID,
+                             limit: Optional[int] = None) -> List[float]:
+    """Median frequency balancing (Eigen & Fergus, ICCV 2015; SegNet's
+    CamVid loss): class c's weight is median(f) / f_c, where f_c is c's
+    pixels over the labelled pixels of the label maps c appears in. Read from the
+    ``.png`` label maps of ``ann_dir`` (sorted, MMSeg's order; ``limit``:
+    only the first that many), labels ``0 .. num_classes - 1``, ``void``
+    ignored. A class seen nowhere has no frequency: ValueError naming it."""
+    import mmcv
+    import numpy as np
+    names = sorted(n for n in os.listdir(ann_dir) if n.endswith('.png'))
+    if limit is not None:
+        names = names[:limit]
+    if not names:
+        raise ValueError(f'class weight: no .png label map under {ann_dir}')
+    pixels = np.zeros(num_classes, np.int64)
+    seen_in = np.zeros(num_classes, np.int64)  # pixels of maps holding c
+    for name in names:
+        label = mmcv.imread(osp.join(ann_dir, name), flag='unchanged')
+        counts = np.bincount(label.ravel(), minlength=max(num_classes,
+                                                          void + 1))
+        other = np.delete(counts, list(range(num_classes)) + [void])
+        if other.any():
+            raise ValueError(f'class weight: {osp.join(ann_dir, name)} has '
+                             f'labels outside 0-{num_classes - 1} and void '
+                             f'{void}')
+        counts = counts[:num_classes]
+        pixels += counts
+        seen_in[counts > 0] += label.size - (label == void).sum()
+    missing = [c for c in range(num_classes) if not pixels[c]]
+    if missing:
+        raise ValueError(f'class weight: classes {missing} appear in none of '
+                         f'the {len(names)} label maps under {ann_dir}')
+    freq = pixels / seen_in
+    return (np.median(freq) / freq).tolist()
 
 
 def reference_cost(config: str, size: Sequence[int]) -> Dict[str, Any]:

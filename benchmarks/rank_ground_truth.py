@@ -84,7 +84,7 @@ SMOKE = dict(num_archs=3, pilot_archs=2, epochs=1, num_train=8, num_val=4)
 #: networks' number and the searched ones may grow (sample's docstring).
 SETTING_KEYS = ('height', 'width', 'epochs', 'batch_size', 'lr', 'lr_min',
                 'schedule', 'num_train', 'num_val', 'cache', 'val_split',
-                'data_root',
+                'class_weight', 'data_root',
                 'proxy_config', 'space_config')
 RESULT_OPTIONS = SETTING_KEYS + ('reference_config', 'window', 'strata',
                                  'seed', 'smoke')
@@ -137,6 +137,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'val, 101 frames of one 7-second clip; blocks: every 4th run of 8 '
         'consecutive train frames of each sequence, held out of training '
         '(needs the cache)')
+    setting.add_argument(
+        '--class-weight', choices=rk.CLASS_WEIGHTS, default=None,
+        help='weight the cross-entropy per class: median-freq: median '
+        'frequency balancing on the train split (SegNet\'s CamVid loss; '
+        'default: unweighted, the retrain\'s)')
     setting.add_argument('--no-cache', dest='cache', action='store_false',
                          help='resize on the fly instead of once (needed '
                          'for data not in the SegNet layout)')
@@ -231,6 +236,23 @@ def stage_cache(st: StageRunner, args: argparse.Namespace) -> Dict[str, Any]:
                 threads=1)
 
 
+def stage_class_weight(args: argparse.Namespace,
+                       data_root: str) -> Dict[str, Any]:
+    """``--class-weight median-freq``: the weights of the proxy's loss,
+    from the train split's labels (the first ``--num-train``)."""
+    from mmengine.config import Config
+    start = time.time()
+    num = Config.fromfile(osp.join(REPO, args.proxy_config)).model[
+        'decode_head']['num_classes']
+    weights = rk.median_frequency_weights(
+        osp.join(data_root, rk.SEGNET_SPLITS[0][1]), num,
+        limit=args.num_train)
+    log.info('class weight (%s): %s', args.class_weight,
+             ', '.join(f'{w:.3f}' for w in weights))
+    return dict(method=args.class_weight, weights=weights,
+                wall_s=time.time() - start, threads=1)
+
+
 def sample_networks(args: argparse.Namespace, space: str,
                     out_dir: str) -> Dict[str, Any]:
     """The ``sample`` stage: the window, the draw, each network's files."""
@@ -321,6 +343,8 @@ def report(args: argparse.Namespace, nets: List[Dict[str, Any]],
            sample: Dict[str, Any]) -> Dict[str, Any]:
     setting = dict(setting_of(args), input_size=sample['input_size'],
                    reference=sample['reference'], window_G=sample['window_G'])
+    if 'class_weight' in stages:
+        setting['class_weight_values'] = stages['class_weight']['weights']
     truth = rk.ground_truth(setting, nets, runs, args.seeds,
                             [n['name'] for n in nets[:args.pilot_archs]],
                             stages)
@@ -377,10 +401,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         data_root = stages['cache']['root']
     if args.stop_after == 'cache':
         return dict(cache=stages.get('cache'))
+    weights = None
+    if args.class_weight:
+        stages['class_weight'] = st.stage(
+            'class_weight', lambda: stage_class_weight(args, data_root))
+        weights = stages['class_weight']['weights']
     proxy, space = st.path('proxy.py'), st.path('space.py')
     with open(proxy, 'w') as f:
         f.write(rk.proxy_config_text(osp.join(REPO, args.proxy_config),
-                                     setting_of(args), data_root))
+                                     setting_of(args), data_root, weights))
     with open(space, 'w') as f:
         f.write(rk.space_config_text(osp.join(REPO, args.space_config),
                                      proxy))

@@ -29,7 +29,8 @@ def test_help_documents_the_options(capsys):
         rg.parse_args(['--help'])
     text = capsys.readouterr().out
     for option in ('--num-archs', '--pilot-archs', '--seeds', '--searched',
-                   '--window', '--strata', '--val-split', '--height', '--width', '--epochs',
+                   '--window', '--strata', '--val-split', '--class-weight',
+                   '--height', '--width', '--epochs',
                    '--batch-size', '--lr', '--schedule', '--no-cache',
                    '--threads', '--device', '--work-dir', '--results-dir',
                    '--stop-after', '--ignore-pilot-goals', '--smoke'):
@@ -47,6 +48,7 @@ def test_defaults_and_checks(capsys):
     assert args.val_split is None  # SegNet's val
     assert rg.parse_args(['--val-split', 'segnet']).val_split is None
     assert rg.parse_args(['--val-split', 'blocks']).val_split == 'blocks'
+    assert args.class_weight is None  # the retrain's unweighted loss
     assert args.results_dir == str(REPO / 'docs/results/camvid/ranking')
     for argv, message in (
             (['--smoke', '--results-dir', str(REPO / 'docs/results/x')],
@@ -55,6 +57,7 @@ def test_defaults_and_checks(capsys):
             (['--window', '1.0', '0.4'], '0 < LOW <= HIGH'),
             (['--strata', '0'], '--strata must be >= 1'),
             (['--val-split', 'blocks', '--no-cache'], 'needs the cache'),
+            (['--class-weight', 'inverse'], "choose from 'median-freq'"),
             (['--strata', '3', '--window', '0.5', '0.5'], 'LOW < HIGH'),
             (['--num-archs', '3'], '--pilot-archs must be <='),
             (['--pilot-archs', '1'], '--pilot-archs must be >= 2'),
@@ -248,9 +251,61 @@ def test_proxy_config_holds_the_setting(tmp_path):
         by_epoch=True)]
     assert cfg.train_cfg.max_epochs == 7 and cfg.train_cfg.val_interval == 7
     assert cfg.default_hooks.checkpoint.interval == 1
+    assert cfg.model.decode_head.loss_decode.get('class_weight') is None
     with pytest.raises(ValueError, match='schedule'):
         rk.proxy_config_text(str(REPO / rg.PROXY_CONFIG),
                              dict(setting, schedule='step'), '/data/x')
+    weights = [0.5 + i / 10 for i in range(11)]  # CamVid's 11 classes
+    path.write_text(rk.proxy_config_text(str(REPO / rg.PROXY_CONFIG),
+                                         setting, '/data/x', weights))
+    loss = Config.fromfile(path).model.decode_head.loss_decode
+    assert loss.class_weight == pytest.approx(weights)
+    # MMSeg's CrossEntropyLoss fails on CamVid's void with class weights
+    assert loss.type == 'ClassWeightedCrossEntropyLoss'
+    assert loss.loss_weight == 1.0 and not loss.use_sigmoid
+    with pytest.raises(ValueError, match='10 weights for the 11 classes'):
+        rk.proxy_config_text(str(REPO / rg.PROXY_CONFIG), setting, '/data/x',
+                             weights[:10])
+
+
+def _label_maps(folder, *maps):
+    folder.mkdir()
+    for i, label in enumerate(maps):
+        mmcv.imwrite(np.array(label, np.uint8), str(folder / f'f{i}.png'))
+    return str(folder)
+
+
+def test_median_frequency_weights_against_hand_arithmetic(tmp_path):
+    # map 0: 5 of class 0, 2 of class 1, 1 void (7 labelled pixels);
+    # map 1: 6 of class 0, 2 of class 2 (8 labelled pixels)
+    ann = _label_maps(tmp_path / 'ann', [[0, 0, 0, 1], [0, 0, 11, 1]],
+                      [[2, 2, 0, 0], [0, 0, 0, 0]])
+    # f = 11/15, 2/7, 2/8; the median is 2/7
+    assert rk.median_frequency_weights(ann, 3) == pytest.approx(
+        [(2 / 7) / (11 / 15), 1.0, (2 / 7) / (2 / 8)])
+    with pytest.raises(ValueError, match=r'classes \[2\] appear in none of '
+                       r'the 1 label maps'):
+        rk.median_frequency_weights(ann, 3, limit=1)
+    with pytest.raises(ValueError, match='outside 0-1 and void 11'):
+        rk.median_frequency_weights(ann, 2)
+    with pytest.raises(ValueError, match='no .png label map'):
+        rk.median_frequency_weights(_label_maps(tmp_path / 'empty'), 3)
+
+
+def test_class_weight_stage_reads_the_train_split(tmp_path, tiny_camvid):
+    args = rg.parse_args(['--class-weight', 'median-freq', '--num-train',
+                          '4'])
+    # the synthetic layout draws 7 of CamVid's 11 classes: no frequency
+    with pytest.raises(ValueError, match=r'classes \[2, 6, 7, 10\] appear '
+                       r'in none of the 4 label maps under .*trainannot'):
+        rg.stage_class_weight(args, str(tiny_camvid))
+    ann = tmp_path / 'trainannot'
+    _label_maps(ann, [list(range(11)) + [11]], [[0] * 12])
+    found = rg.stage_class_weight(args, str(tmp_path))
+    assert found['method'] == 'median-freq' and len(found['weights']) == 11
+    # class 0: 1 + 12 of 23 labelled pixels; the others 1 of 11 (the median)
+    assert found['weights'][0] == pytest.approx((1 / 11) / (13 / 23))
+    assert found['weights'][1:] == pytest.approx([1.0] * 10)
 
 
 def test_resized_copy_gives_the_pipelines_pixels(tiny_camvid, tmp_path):
