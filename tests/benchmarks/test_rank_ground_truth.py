@@ -399,6 +399,21 @@ def test_stop_after_cache_writes_only_the_resized_copy(tmp_path,
     assert not (work / 'sample').exists() and not (work / 'proxy.py').exists()
 
 
+def test_class_weight_is_computed_on_the_cached_train_split(tmp_path,
+                                                            tiny_camvid):
+    work = tmp_path / 'work'
+    # the synthetic layout draws 7 of the 11 classes: the weights cannot be
+    # made, and the run stops before drawing any network
+    with pytest.raises(ValueError, match=r'classes \[2, 6, 7, 10\] appear in '
+                       r'none of the 8 label maps under .*camvid-24x32'):
+        rg.main(['--class-weight', 'median-freq', '--data-root',
+                 str(tiny_camvid), '--height', '24', '--width', '32',
+                 '--work-dir', str(work), '--results-dir',
+                 str(tmp_path / 'results'), '--threads', '1'])
+    assert (work / 'data' / 'camvid-24x32' / 'trainannot').is_dir()
+    assert not (work / 'sample').exists()
+
+
 def test_a_work_dir_continues_from_its_markers(tmp_path, tiny_camvid):
     work, results = tmp_path / 'work', tmp_path / 'results'
     argv = ['--num-archs', '3', '--pilot-archs', '2', '--no-cache',
