@@ -30,8 +30,6 @@ VAL_SPLITS = ('segnet', 'blocks')
 SCHEDULES = ('poly', 'cosine')
 #: ``--class-weight``: the loss weights the proxy may train with.
 CLASS_WEIGHTS = ('median-freq',)
-#: SegNet's label of unlabelled ("void") pixels (attnas_mmseg.datasets).
-CAMVID_VOID = 11
 RANDOM_NAME = re.compile(r'^r\d+$')
 #: A class row of the table MMSeg's IoUMetric logs: | name | IoU | Acc |
 CLASS_ROW = re.compile(r'^\|\s*([^|]*?)\s*\|\s*([0-9.]+|nan)\s*\|'
@@ -96,8 +94,8 @@ def proxy_config_text(base: str, setting: Dict[str, Any], data_root: str,
     size (every Resize/RandomResize and the preprocessor's pad size), batch,
     epochs, SGD lr and schedule, ``data_root`` and the optional subsets
     (``num_train``/``num_val``: the first images). ``class_weight``: the
-    decode head's cross-entropy weights per class
-    (``ClassWeightedCrossEntropyLoss``) (e.g.
+    decode head's cross-entropy weights per class, trained with
+    ``ClassWeightedCrossEntropyLoss`` (e.g. from
     :func:`median_frequency_weights`; None: unweighted). The val split is
     evaluated once, after the last epoch: the run's mIoU."""
     from mmengine.config import Config
@@ -240,16 +238,20 @@ def write_resized_copy(src: str, dst: str, height: int, width: int,
 
 
 def median_frequency_weights(ann_dir: str, num_classes: int,
-                             void: int = CAMVID_VOID,
+                             void: Optional[int] = None,
                              limit: Optional[int] = None) -> List[float]:
     """Median frequency balancing (Eigen & Fergus, ICCV 2015; SegNet's
     CamVid loss): class c's weight is median(f) / f_c, where f_c is c's
-    pixels over the labelled pixels of the label maps c appears in. Read from the
-    ``.png`` label maps of ``ann_dir`` (sorted, MMSeg's order; ``limit``:
-    only the first that many), labels ``0 .. num_classes - 1``, ``void``
-    ignored. A class seen nowhere has no frequency: ValueError naming it."""
+    pixels over the labelled pixels of the label maps c appears in. Read
+    from the ``.png`` label maps of ``ann_dir`` (sorted, MMSeg's order;
+    ``limit``: only the first that many), labels ``0 .. num_classes - 1``,
+    ``void`` (None: CamVid's, ``attnas_mmseg.datasets.camvid.CAMVID_VOID``)
+    ignored.
+    A class seen nowhere has no frequency: ValueError naming it."""
     import mmcv
     import numpy as np
+    if void is None:
+        from attnas_mmseg.datasets.camvid import CAMVID_VOID as void
     names = sorted(n for n in os.listdir(ann_dir) if n.endswith('.png'))
     if limit is not None:
         names = names[:limit]
@@ -266,9 +268,9 @@ def median_frequency_weights(ann_dir: str, num_classes: int,
             raise ValueError(f'class weight: {osp.join(ann_dir, name)} has '
                              f'labels outside 0-{num_classes - 1} and void '
                              f'{void}')
-        counts = counts[:num_classes]
+        counts = counts[:num_classes]  # drops void only (checked above)
         pixels += counts
-        seen_in[counts > 0] += label.size - (label == void).sum()
+        seen_in[counts > 0] += counts.sum()
     missing = [c for c in range(num_classes) if not pixels[c]]
     if missing:
         raise ValueError(f'class weight: classes {missing} appear in none of '
