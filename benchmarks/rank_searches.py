@@ -39,6 +39,11 @@ goes to ``WORK_DIR/run.log``):
    with ``--latency-lut``. A score is computed once; a network added later
    gets only its own.
 
+``--modes`` and ``--evolve`` choose which stages run, not what a stage
+computes: a later run in the same work dir with more of them adds theirs, and
+the results list every search, pick and score the work dir holds (so the
+scorers of the finished searches can be judged while others still run).
+
 Into ``--results-dir``: ``searches.json`` (each search's and derivation's
 wall minutes and picks: issue 18 compares the costs), ``searched/NAME.json``
 (every pick's arch file) and ``scores.json``. The log ends with the two
@@ -78,16 +83,17 @@ BASELINES = ('flops', 'params', 'synflow', 'naswot', 'grad_norm')
 SMOKE_TRAIN = 8  # images of each half
 SMOKE_EVOLUTION = dict(population=4, generations=2, top_k=2,
                        num_mutation=2, num_crossover=2)
-RESULT_OPTIONS = ('modes', 'evolve', 'epochs', 'arch_weight_decay',
-                  'flops_target', 'window', 'evolution', 'calib_batches',
-                  'data_root', 'seed', 'smoke')
+#: what a stage's result depends on; --modes and --evolve only choose stages
+RESULT_OPTIONS = ('epochs', 'arch_weight_decay', 'flops_target', 'window',
+                  'evolution', 'calib_batches', 'data_root', 'seed', 'smoke')
 
 log = logging.getLogger(SCRIPT)
 
 
-def parse_epochs(items: List[str], modes: List[str]) -> Dict[str, List[int]]:
-    """``MODE=WARMUP+SEARCH`` (uniform: ``uniform=EPOCHS``) over EPOCHS."""
-    epochs = {m: list(EPOCHS[m]) for m in modes}
+def parse_epochs(items: List[str]) -> Dict[str, List[int]]:
+    """``MODE=WARMUP+SEARCH`` (uniform: ``uniform=EPOCHS``) over EPOCHS:
+    every mode's schedule, the ones not given at issue 9's."""
+    epochs = {m: list(e) for m, e in EPOCHS.items()}
     for item in items:
         mode, sep, value = item.partition('=')
         if not sep or mode not in EPOCHS:
@@ -104,7 +110,7 @@ def parse_epochs(items: List[str], modes: List[str]) -> Dict[str, List[int]]:
                 'EPOCHS' if want == 1 else 'WARMUP+SEARCH') + ' (integers, '
                 'at least one search epoch)')
         epochs[mode] = [0, numbers[0]] if want == 1 else numbers
-    return {m: e for m, e in epochs.items() if m in modes}
+    return epochs
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -149,12 +155,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='8 images, 1 epoch per search, a tiny evolution (the chain)')
     args = parser.parse_args(argv)
     try:
-        args.epochs = parse_epochs(args.epochs, args.modes)
+        args.epochs = parse_epochs(args.epochs)
     except ValueError as err:
         parser.error(str(err))
     if args.smoke:
-        args.epochs = {m: [0 if m == 'uniform' else 1, 1]
-                       for m in args.modes}
+        args.epochs = {m: [0 if m == 'uniform' else 1, 1] for m in EPOCHS}
         args.calib_batches = 1
     missing = sorted(set(args.evolve) - set(args.modes))
     if missing:
@@ -305,29 +310,35 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
              'given' if args.flops_target else
              f'median of {len(randoms)} random networks')
 
+    # the stages of --modes and --evolve run (or are kept); those another
+    # run finished in this work dir join the results (module doc)
     searches, picks = {}, {}
-    for mode in args.modes:
+    for mode in SEARCH_MODES:
         config, epochs = config_of(mode), sum(args.epochs[mode])
         searches[mode] = st.stage(f'search/{mode}', lambda: dict(
             tools.search(st, config, st.path('search', mode, 'train'),
                          search_options(args, mode, target), epochs),
-            mode=mode, epochs=args.epochs[mode], threads=args.threads))
+            mode=mode, epochs=args.epochs[mode], threads=args.threads)
+        ) if mode in args.modes else st.done(f'search/{mode}')
+    searches = {m: s for m, s in searches.items() if s is not None}
     if args.stop_after == 'search':
         return dict(searches=searches)
-    for mode in args.modes:
+    for mode in searches:
         if mode in ARCH_STEP_MODES:
             picks[mode] = st.stage(f'derive/{mode}', lambda: timed(
                 tools.derive, st, CONFIG, searches[mode]['checkpoint'],
                 st.path('derive', mode)))
     from attnas_mmseg.evaluation.subnet_search import cli_options
-    for mode in args.evolve:
+    for mode in searches:
         opts = ['--flops-target', f'{target:.4f}', '--window',
                 str(args.window), '--seed', str(args.seed),
                 '--device', args.device, *cli_options(args.evolution),
                 '--cfg-options', *data_options(args)]
         picks[f'{mode}_evo'] = st.stage(f'evolve/{mode}', lambda: timed(
             tools.evolve, st, config_of(mode), searches[mode]['checkpoint'],
-            st.path('evolve', mode), opts))
+            st.path('evolve', mode), opts)
+        ) if mode in args.evolve else st.done(f'evolve/{mode}')
+    picks = {n: p for n, p in picks.items() if p is not None}
     searched = {}
     for name, pick in picks.items():
         searched[name] = osp.join(args.results_dir, 'searched',

@@ -18,8 +18,7 @@ rg = _script('rank_ground_truth')
 @given(mode=st.sampled_from(['darts', 'gumbel', 'proxyless']),
        warmup=st.integers(0, 500), search=st.integers(1, 500))
 def test_epochs_parse_what_they_print(mode, warmup, search):
-    parsed = rs.parse_epochs([f'{mode}={warmup}+{search}'],
-                             ['darts', 'gumbel', 'proxyless', 'uniform'])
+    parsed = rs.parse_epochs([f'{mode}={warmup}+{search}'])
     assert parsed[mode] == [warmup, search]
     # the others keep issue 9's schedules
     others = {m: list(e) for m, e in rs.EPOCHS.items() if m != mode}
@@ -37,15 +36,15 @@ def test_bad_epochs_name_the_option(text):
     if len(numbers) == 2 and min(numbers) >= 0 and numbers[1] >= 1:
         return
     with pytest.raises(ValueError, match='--epochs'):
-        rs.parse_epochs([item], ['darts'])
+        rs.parse_epochs([item])
 
 
 def test_epochs_refusals():
     for item in ('darts', 'foo=1+2', 'uniform=1+2', 'darts=3',
                  'darts=2+0', 'uniform=0'):
         with pytest.raises(ValueError, match='--epochs'):
-            rs.parse_epochs([item], ['darts', 'uniform'])
-    assert rs.parse_epochs(['uniform=7'], ['uniform']) == {'uniform': [0, 7]}
+            rs.parse_epochs([item])
+    assert rs.parse_epochs(['uniform=7'])['uniform'] == [0, 7]
 
 
 def test_option_checks(capsys):
@@ -93,11 +92,29 @@ def test_the_chain_at_smoke_size(tiny_camvid, tmp_path):
     rg.main(['--smoke', '--stop-after', 'sample', '--no-cache',
              '--data-root', str(tiny_camvid), '--work-dir', str(ranking),
              '--threads', '1'])
-    argv = ['--smoke', '--modes', 'darts', 'uniform', '--evolve', 'uniform',
-            '--data-root', str(tiny_camvid), '--ranking-work-dir',
-            str(ranking), '--work-dir', str(work), '--threads', '1']
-    out = rs.main(argv)
+    common = ['--smoke', '--data-root', str(tiny_camvid),
+              '--ranking-work-dir', str(ranking), '--work-dir', str(work),
+              '--threads', '1']
+    # darts alone first: its scorers are judged before the others search
+    first = rs.main(common + ['--modes', 'darts', '--evolve'])
     results = work / 'results'
+    assert set(first['picks']) == {'darts'}
+    assert set(first['scores']) == {'flops', 'params', 'synflow', 'naswot',
+                                     'grad_norm', 'logprob_darts',
+                                     'inherited_darts'}
+    darts_ckpt = first['searches']['darts']['checkpoint']
+    darts_made = (work / 'search' / 'darts' / 'done.json').stat().st_mtime_ns
+    # then more modes in the same work dir: darts kept, its scores reused
+    argv = common + ['--modes', 'uniform', '--evolve', 'uniform']
+    out = rs.main(argv)
+    assert (work / 'search' / 'darts' / 'done.json').stat().st_mtime_ns \
+        == darts_made
+    assert out['searches']['darts']['checkpoint'] == darts_ckpt
+    for label in ('logprob_darts', 'inherited_darts'):
+        # kept for the networks scored before; the new pick scored too
+        assert {n: v for n, v in out['scores'][label].items()
+                if n != 'uniform_evo'} == first['scores'][label]
+        assert 'uniform_evo' in out['scores'][label]
     record = json.loads((results / 'searches.json').read_text())
     target = record['flops_target_G']
     sample = json.loads((ranking / 'sample' / 'done.json').read_text())
