@@ -21,6 +21,12 @@ search config), one of ``name`` or ``name:ARG``: ``latency:LUT``,
 ``inherited:SUPERNET_CONFIG:SUPERNET_CKPT`` (the others take none), and
 saved as ``scores.json`` beside the results. Writes ``results.md`` and
 ``results.json`` into ``--out-dir``.
+
+Scorers are judged on the sampled networks only. A network whose ``source``
+is ``searched:...`` (``rank_ground_truth.py --searched``) is a search's
+pick: a second table says where it lands among the sampled ones (rank, top
+25%, z against their spread) and, with ``--searches`` (rank_searches.py's
+``searches.json``), what its search and derivation cost.
 """
 import argparse
 import json
@@ -107,6 +113,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--resamples', type=int,
                         default=rank_stats.BOOTSTRAP_RESAMPLES,
                         help='bootstrap resamples (0: no intervals)')
+    parser.add_argument('--searches',
+                        help='rank_searches.py\'s searches.json: the picks\' '
+                        'search and derivation minutes')
     parser.add_argument('--out-dir', help='write results.md/json here')
     args = parser.parse_args(argv)
     if not args.scores and not args.scorers:
@@ -163,13 +172,40 @@ def compute_scores(args: argparse.Namespace, truth: rank_stats.GroundTruth
     return scores, seconds
 
 
+def read_costs(path: Optional[str]) -> Dict[str, Dict[str, float]]:
+    """{pick: {search_minutes, derive_minutes, threads}} from a
+    rank_searches.py ``searches.json`` (none without one)."""
+    if not path:
+        return {}
+    with open(path) as f:
+        data = json.load(f)
+    try:
+        searches, picks = data['searches'], data['picks']
+        return {name: dict(search=pick['search'],
+                           search_minutes=searches[pick['search']]['minutes'],
+                           derive_minutes=pick['minutes'],
+                           threads=data['threads'])
+                for name, pick in picks.items()}
+    except (KeyError, TypeError) as err:
+        raise ValueError(f'--searches: {path}: not a rank_searches.py '
+                         f'searches.json (no {err})') from None
+
+
 def evaluate(truth: rank_stats.GroundTruth,
              scores: Dict[str, Dict[str, float]], resamples: int,
-             seed: int) -> Dict[str, Any]:
+             seed: int, costs: Optional[Dict[str, Dict[str, float]]] = None
+             ) -> Dict[str, Any]:
+    """The scorers' rows and the ceiling on the sampled networks of
+    ``truth``; the picks' rows against them (with ``costs``' minutes)."""
+    picks = rank_stats.pick_rows(truth)
+    for name, row in picks.items():
+        row.update((costs or {}).get(name, {}))
+    truth = truth.sampled()
     rows = {label: rank_stats.scorer_row(truth.ordered(s, label), truth,
                                          resamples, seed)
             for label, s in scores.items()}
-    return dict(networks=len(truth.names), seeds=sorted(truth.miou),
+    return dict(picks=picks, networks=len(truth.names),
+                seeds=sorted(truth.miou),
                 resamples=resamples, level=rank_stats.CI_LEVEL,
                 top_fraction=rank_stats.TOP_FRACTION, seed=seed,
                 setting=truth.setting, scorers=rows,
@@ -204,6 +240,25 @@ def table_rows(result: Dict[str, Any]) -> List[List[str]]:
             for label, r in rows]
 
 
+PICK_HEADER = ['pick', 'FLOPs (G)', 'mIoU per seed', 'mean',
+               'rank among the sampled', 'top 25%', 'z', 'search + derive '
+               '(min)']
+
+
+def pick_table_rows(result: Dict[str, Any]) -> List[List[str]]:
+    out = []
+    for name, r in result['picks'].items():
+        cost = '-'
+        if 'search_minutes' in r:
+            cost = (f'{r["search_minutes"]:.0f} + {r["derive_minutes"]:.0f}'
+                    f' ({r["threads"]} threads)')
+        out.append([name, f'{r["flops_G"]:.2f}',
+                    ' / '.join(f'{v:.2f}' for v in r['miou'].values()),
+                    f'{r["mean"]:.2f}', f'{r["rank"]} / {r["of"] + 1}',
+                    'yes' if r['top'] else 'no', _signed(r['z']), cost])
+    return out
+
+
 def render_md(result: Dict[str, Any]) -> str:
     rows = table_rows(result)
     lines = ['# How well each scorer ranks the trained networks', '',
@@ -215,6 +270,17 @@ def render_md(result: Dict[str, Any]) -> str:
              '| ' + ' | '.join(HEADER) + ' |',
              '|' + '|'.join(['---'] + ['---:'] * (len(HEADER) - 1)) + '|']
     lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
+    if result['picks']:
+        lines += ['', '## Where the searches\' picks land', '',
+                  'Each pick trained like the sampled networks; its rank if '
+                  f'put among the {result["networks"]} of them (1 = best), '
+                  'whether at most 25% of them are better, and z = (its '
+                  'mean - theirs) / their std.', '',
+                  '| ' + ' | '.join(PICK_HEADER) + ' |',
+                  '|' + '|'.join(['---'] + ['---:'] * (len(PICK_HEADER) - 1))
+                  + '|']
+        lines += ['| ' + ' | '.join(r) + ' |'
+                  for r in pick_table_rows(result)]
     if result['setting']:
         lines += ['', 'Setting of the ground truth: `'
                   + json.dumps(result['setting'], sort_keys=True) + '`']
@@ -232,9 +298,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         if clash:
             raise ValueError(f'--scorers: {clash} also given by --scores')
         scores.update(computed)
-    result = evaluate(truth, scores, args.resamples, args.seed)
+    result = evaluate(truth, scores, args.resamples, args.seed,
+                      read_costs(args.searches))
     result['seconds_per_network'] = seconds
     print(table(table_rows(result), HEADER))
+    if result['picks']:
+        print(table(pick_table_rows(result), PICK_HEADER))
     if args.out_dir:
         os.makedirs(args.out_dir, exist_ok=True)
         with open(osp.join(args.out_dir, 'results.json'), 'w') as f:

@@ -351,7 +351,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         searches={m: dict(mode=m, epochs=s['epochs'], minutes=s['minutes'],
                           threads=s['threads'])
                   for m, s in searches.items()},
-        picks={n: dict(arch=p['arch'], flops_G=flops_of(p['arch_file']),
+        picks={n: dict(search=n.removesuffix('_evo'), arch=p['arch'],
+                       flops_G=flops_of(p['arch_file']),
                        minutes=p['minutes'],
                        arch_file=osp.relpath(searched[n], REPO))
                for n, p in picks.items()}))

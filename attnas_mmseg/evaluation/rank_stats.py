@@ -15,7 +15,9 @@ network, higher = better in both):
 * :func:`best_pick_rank`: the truth's rank (1 = best) of the scorer's pick;
 * :func:`noise_ceiling`: tau between two training seeds' mIoU of the same
   networks (the mean over seed pairs with more), what a scorer is up
-  against.
+  against;
+* :func:`pick_rows`: where each search's pick, trained like the others,
+  lands among the sampled networks (rank, top 25%, z against their spread).
 
 The ground truth file is :data:`GROUND_TRUTH_FORMAT`;
 :func:`check_ground_truth` validates one (its producer should call it before
@@ -44,8 +46,13 @@ GROUND_TRUTH_FORMAT = """\
                "spec": str (the paper notation of the network),
                "flops_G": float > 0, "params_M": float > 0,
                "miou": {seed (str): mIoU (float), ...} (at least one),
-               "mean": float (the mean of "miou"), ...}, ... (at least 2)],
+               "mean": float (the mean of "miou"),
+               "source": str (optional; "searched:ARCH_FILE" marks a
+                              search's pick), ...}, ... (at least 2)],
  "setting": {...} (how the networks were trained; free-form)}"""
+#: A ``source`` that starts with this marks a search's pick: it is ranked
+#: against the sampled networks (:func:`pick_rows`), not among them.
+SEARCHED = 'searched'
 
 
 def _vector(values: Sequence[float], name: str) -> np.ndarray:
@@ -173,6 +180,36 @@ class GroundTruth:
     mean: np.ndarray
     miou: Dict[str, np.ndarray]
     setting: Dict[str, Any] = field(default_factory=dict)
+    #: each network's ``source`` ('' where the file has none)
+    sources: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            object.__setattr__(self, 'sources', ('', ) * len(self.names))
+
+    @property
+    def searched(self) -> np.ndarray:
+        """Which networks are a search's picks (:data:`SEARCHED`)."""
+        return np.array([s.startswith(SEARCHED) for s in self.sources],
+                        dtype=bool)
+
+    def subset(self, keep: np.ndarray) -> 'GroundTruth':
+        """The networks where the boolean mask ``keep`` is True (the seeds
+        every one of them has are the ones kept)."""
+        idx = np.flatnonzero(keep)
+        return GroundTruth(
+            names=tuple(self.names[i] for i in idx),
+            specs=tuple(self.specs[i] for i in idx),
+            flops_G=self.flops_G[idx], params_M=self.params_M[idx],
+            mean=self.mean[idx], miou={s: v[idx] for s, v in
+                                       self.miou.items()},
+            setting=dict(self.setting),
+            sources=tuple(self.sources[i] for i in idx))
+
+    def sampled(self) -> 'GroundTruth':
+        """The networks that are not a search's pick: the set a scorer is
+        judged on."""
+        return self.subset(~self.searched)
 
     def ordered(self, scores: Mapping[str, float], name: str = 'scores'
                 ) -> np.ndarray:
@@ -236,10 +273,19 @@ def check_ground_truth(data: Any) -> GroundTruth:
         if abs(mean - average) > 1e-3 * max(1.0, abs(average)):
             raise ValueError(f'{where}.mean: {mean} is not the mean of its '
                              f'miou values ({average})')
+        source = net.get('source', '')
+        if not isinstance(source, str):
+            raise ValueError(f'{where}.source: expected a str, got '
+                             f'{source!r}')
         rows.append((name, net['spec'],
                      _number(net['flops_G'], f'{where}.flops_G', True),
                      _number(net['params_M'], f'{where}.params_M', True),
-                     mean, miou))
+                     mean, miou, source))
+    sampled = [r for r in rows if not r[6].startswith(SEARCHED)]
+    if len(sampled) < 2:
+        raise ValueError(f'networks: need at least 2 that are not a '
+                         f'search\'s pick (source "{SEARCHED}:..."), got '
+                         f'{len(sampled)}')
     seeds = sorted(set.intersection(*(set(r[5]) for r in rows)))
     return GroundTruth(
         names=tuple(r[0] for r in rows), specs=tuple(r[1] for r in rows),
@@ -247,7 +293,7 @@ def check_ground_truth(data: Any) -> GroundTruth:
         params_M=np.array([r[3] for r in rows]),
         mean=np.array([r[4] for r in rows]),
         miou={s: np.array([r[5][s] for r in rows]) for s in seeds},
-        setting=dict(setting))
+        setting=dict(setting), sources=tuple(r[6] for r in rows))
 
 
 def load_ground_truth(path: str) -> GroundTruth:
@@ -317,3 +363,26 @@ def ceiling_row(truth: GroundTruth, n_resamples: int = BOOTSTRAP_RESAMPLES,
         precision_top25=mean_over_pairs(precision_at_top, every),
         best_pick_rank=mean_over_pairs(best_pick_rank, every),
         seeds=sorted(m))
+
+
+def pick_rows(truth: GroundTruth) -> Dict[str, Dict[str, Any]]:
+    """Where each search's pick in ``truth`` (:data:`SEARCHED`) lands among
+    its sampled networks, by mean mIoU: ``rank`` (1 + the sampled networks
+    strictly better: 1 = it would be the best), ``top`` (at most
+    :data:`TOP_FRACTION` of them better), ``z`` (its mean minus theirs, in
+    their standard deviation, ddof 1) and ``above_one_std`` (z > 1)."""
+    pool = truth.sampled().mean
+    centre, spread = float(pool.mean()), float(pool.std(ddof=1))
+    rows = {}
+    for i in np.flatnonzero(truth.searched):
+        mean = float(truth.mean[i])
+        better = int((pool > mean).sum())
+        z = (mean - centre) / spread if spread > 0 else math.nan
+        rows[truth.names[i]] = dict(
+            spec=truth.specs[i], source=truth.sources[i],
+            flops_G=float(truth.flops_G[i]),
+            miou={s: float(v[i]) for s, v in truth.miou.items()},
+            mean=mean, rank=better + 1, of=len(pool),
+            top=better <= TOP_FRACTION * len(pool), z=z,
+            above_one_std=bool(z > 1))
+    return rows

@@ -3,6 +3,7 @@ the table's values against scipy and hand arithmetic."""
 import importlib.util
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -152,3 +153,42 @@ def test_a_network_without_a_score_is_refused(files, tmp_path):
     with pytest.raises(ValueError, match='x: no score for 6 of the 8'):
         rc.main(['--ground-truth', str(files / 'gt.json'), '--scores',
                  str(scores), '--resamples', '0'])
+
+
+def test_picks_are_left_out_of_the_scorers_and_ranked_apart(files,
+                                                             tmp_path):
+    truth = json.loads((files / 'gt.json').read_text())
+    # 56 beats all but rand4 (60.5) and rand7 (56.5): 3rd of 9; 2 of 8
+    # better is the 25% cut -> top
+    truth['networks'].append(dict(
+        name='darts', spec=SPECS[0], flops_G=4.5, params_M=1.0,
+        miou={'0': 55.0, '1': 57.0}, mean=56.0,
+        source='searched:docs/results/camvid/ranking/searched/darts.json'))
+    (tmp_path / 'gt.json').write_text(json.dumps(truth))
+    (tmp_path / 'searches.json').write_text(json.dumps(dict(
+        threads=2, searches=dict(darts=dict(minutes=10.2)),
+        picks=dict(darts=dict(search='darts', minutes=0.4)))))
+    out = tmp_path / 'out'
+    result = rc.main(['--ground-truth', str(tmp_path / 'gt.json'),
+                      '--scores', str(files / 'scores.json'),
+                      '--searches', str(tmp_path / 'searches.json'),
+                      '--resamples', '0', '--out-dir', str(out)])
+    # the scorers have no score for the pick and are judged on the 8
+    assert result['networks'] == 8
+    assert result['scorers']['good']['tau'] == pytest.approx(
+        stats.kendalltau(GOOD, MEAN).statistic)
+    assert result['noise_ceiling']['tau'] == pytest.approx(
+        stats.kendalltau(SEED0, SEED1).statistic)
+    pick = result['picks']['darts']
+    assert pick['rank'] == 3 and pick['of'] == 8 and pick['top']
+    sd = statistics.stdev(MEAN)
+    assert pick['z'] == pytest.approx((56.0 - statistics.mean(MEAN)) / sd)
+    assert pick['search_minutes'] == 10.2 and pick['derive_minutes'] == 0.4
+    md = (out / 'results.md').read_text()
+    assert '| darts | 4.50 | 55.00 / 57.00 | 56.00 | 3 / 9 | yes |' in md
+    assert '10 + 0 (2 threads) |' in md
+    (tmp_path / 'bad.json').write_text(json.dumps(dict(picks={})))
+    with pytest.raises(ValueError, match='--searches: .*bad.json'):
+        rc.main(['--ground-truth', str(tmp_path / 'gt.json'), '--scores',
+                 str(files / 'scores.json'), '--searches',
+                 str(tmp_path / 'bad.json'), '--resamples', '0'])

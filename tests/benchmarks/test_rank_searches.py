@@ -122,6 +122,8 @@ def test_the_chain_at_smoke_size(tiny_camvid, tmp_path):
     assert target == pytest.approx(flops[len(flops) // 2])  # 3: the middle
     assert set(record['picks']) == {'darts', 'uniform_evo'}
     evo = record['picks']['uniform_evo']
+    assert evo['search'] == 'uniform'
+    assert record['picks']['darts']['search'] == 'darts'
     assert abs(evo['flops_G'] - target) <= 0.05 * target + 1e-9
     assert (results / 'searched' / 'uniform_evo.json').exists()
     scores = json.loads((results / 'scores.json').read_text())

@@ -9,6 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from attnas_mmseg.evaluation.rank_stats import (
+    pick_rows,
     BOOTSTRAP_RESAMPLES, best_pick_rank, bootstrap_interval, ceiling_row,
     check_ground_truth, kendall_tau, load_ground_truth, noise_ceiling,
     partial_kendall_tau, precision_at_top, scorer_row, spearman_rho,
@@ -189,6 +190,9 @@ def test_seeds_a_network_lacks_are_left_out_of_the_ceiling():
     (lambda d: d.update(networks=d['networks'][:1]), 'at least 2'),
     (lambda d: d.update(setting=[1]), 'setting'),
     (lambda d: d.pop('networks'), '"networks" list'),
+    (lambda d: d['networks'][2].update(source=3), r'networks\[2\].source'),
+    (lambda d: [n.update(source='searched:x.json')
+                for n in d['networks'][1:]], 'not a search'),
 ])
 def test_bad_ground_truth_names_the_field(edit, match):
     data = copy.deepcopy(ground_truth())
@@ -213,3 +217,42 @@ def test_rows_of_a_scorer_and_of_the_ceiling():
     assert ceiling['tau'] == pytest.approx(1) and ceiling['seeds'] == [
         '0', '1']
     assert ceiling['best_pick_rank'] == 1
+
+
+def test_picks_are_ranked_against_the_sampled_networks_only():
+    data = ground_truth(6)  # means 11..16, std of them sqrt(3.5)
+    picks = [dict(name='good', spec='AttSet1(1)', flops_G=3.0, params_M=1.0,
+                  miou={'0': 15.0, '1': 16.0}, mean=15.5,
+                  source='searched:good.json'),
+             dict(name='bad', spec='AttSet1(1)', flops_G=3.0, params_M=1.0,
+                  miou={'0': 10.0, '1': 10.0}, mean=10.0,
+                  source='searched:bad.json')]
+    truth = check_ground_truth(dict(data, networks=data['networks'] + picks))
+    assert list(truth.searched) == [False] * 6 + [True, True]
+    sampled = truth.sampled()
+    assert sampled.names == tuple(f'net{i}' for i in range(6))
+    assert list(sampled.mean) == [11, 12, 13, 14, 15, 16]
+    assert list(sampled.miou['0']) == [10, 11, 12, 13, 14, 15]
+    assert sampled.sources == ('random', ) * 6
+    rows = pick_rows(truth)
+    assert set(rows) == {'good', 'bad'}
+    # good: only net5 (16) is better -> 2nd; 1 of 6 better <= 25% -> top
+    assert rows['good']['rank'] == 2 and rows['good']['of'] == 6
+    assert rows['good']['top'] and not rows['bad']['top']
+    assert rows['good']['z'] == pytest.approx(2 / math.sqrt(3.5))
+    assert rows['good']['above_one_std']
+    assert rows['good']['miou'] == {'0': 15.0, '1': 16.0}
+    # bad: all six better -> 7th
+    assert rows['bad']['rank'] == 7
+    assert rows['bad']['z'] == pytest.approx(-3.5 / math.sqrt(3.5))
+    assert not rows['bad']['above_one_std']
+    # two of six better is above the 25% cut (1.5)
+    third = dict(picks[0], name='third', miou={'0': 14.0, '1': 14.8},
+                 mean=14.4)
+    rows = pick_rows(check_ground_truth(
+        dict(data, networks=data['networks'] + [third])))
+    assert rows['third']['rank'] == 3 and not rows['third']['top']
+    # no source, or another one: sampled
+    del data['networks'][0]['source']
+    assert not check_ground_truth(data).searched.any()
+    assert pick_rows(check_ground_truth(data)) == {}
