@@ -310,6 +310,8 @@ def pilot_stats(miou: Dict[str, Dict[str, float]],
       explains; None when undefined).
     """
     from scipy.stats import kendalltau
+
+    from attnas_mmseg.evaluation.rank_stats import noise_components
     names = list(miou)
     if len(names) < 2:
         raise ValueError(f'pilot: needs >= 2 networks, got {names}')
@@ -320,8 +322,9 @@ def pilot_stats(miou: Dict[str, Dict[str, float]],
                          f'got { {n: sorted(miou[n]) for n in names} }')
     rows = [[float(miou[n][s]) for s in seeds] for n in names]
     means = [statistics.mean(r) for r in rows]
-    within = math.sqrt(statistics.mean(statistics.variance(r) for r in rows))
-    between = statistics.stdev(means)
+    noise = noise_components({s: [r[i] for r in rows]
+                              for i, s in enumerate(seeds)})
+    within, between = noise['within_std'], noise['between_std']
     taus = {}
     for i, j in combinations(range(len(seeds)), 2):
         tau = float(kendalltau([r[i] for r in rows],
@@ -340,6 +343,8 @@ def pilot_stats(miou: Dict[str, Dict[str, float]],
         miou={n: dict(zip(seeds, r)) for n, r in zip(names, rows)},
         mean={n: m for n, m in zip(names, means)},
         within_std=within, between_std=between, ratio=ratio,
+        true_between_std=noise['true_between_std'],
+        attainable_tau=noise['attainable_tau'],
         tau_per_pair=taus, tau=tau, tau_goal=TAU_GOAL, ratio_goal=RATIO_GOAL,
         tau_goal_met=tau is not None and tau >= TAU_GOAL,
         ratio_goal_met=(between > 0) if ratio is None else ratio >= RATIO_GOAL,
@@ -401,7 +406,11 @@ def pilot_lines(stats: Dict[str, Any]) -> List[str]:
         f'{stats["between_std"]:.2f} mIoU',
         f'  ratio {ratio} (goal >= {RATIO_GOAL}: '
         f'{mark[stats["ratio_goal_met"]]}); seed-vs-seed Kendall tau {tau} '
-        f'(goal >= {TAU_GOAL}: {mark[stats["tau_goal_met"]]})'] + ([
+        f'(goal >= {TAU_GOAL}: {mark[stats["tau_goal_met"]]})',
+        f'  the networks\' own spread {stats["true_between_std"]:.2f} mIoU '
+        f'(between std less the seeds\' share): a scorer that knew their '
+        f'true order would reach tau ~{stats["attainable_tau"]:.2f} against '
+        'the means'] + ([
             f'  Kendall tau of FLOPs against the mean mIoU '
             f'{stats["flops_tau"]:.3f}']
             if stats.get('flops_tau') is not None else []) + ([

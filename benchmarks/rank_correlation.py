@@ -204,7 +204,9 @@ def evaluate(truth: rank_stats.GroundTruth,
     rows = {label: rank_stats.scorer_row(truth.ordered(s, label), truth,
                                          resamples, seed)
             for label, s in scores.items()}
-    return dict(picks=picks, networks=len(truth.names),
+    noise = rank_stats.noise_components(truth.miou) \
+        if len(truth.miou) >= 2 else None
+    return dict(picks=picks, noise=noise, networks=len(truth.names),
                 seeds=sorted(truth.miou),
                 resamples=resamples, level=rank_stats.CI_LEVEL,
                 top_fraction=rank_stats.TOP_FRACTION, seed=seed,
@@ -270,6 +272,17 @@ def render_md(result: Dict[str, Any]) -> str:
              '| ' + ' | '.join(HEADER) + ' |',
              '|' + '|'.join(['---'] + ['---:'] * (len(HEADER) - 1)) + '|']
     lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
+    noise = result.get('noise')
+    if noise:
+        lines += ['', f'Noise of the ground truth: seed std '
+                  f'{noise["within_std"]:.2f} mIoU, std of the networks\' '
+                  f'means {noise["between_std"]:.2f}, of which the networks\' '
+                  f'own {noise["true_between_std"]:.2f}; the means are '
+                  f'{noise["reliability"]:.0%} signal. A scorer that knew '
+                  f'the true order would be expected at tau '
+                  f'{noise["attainable_tau"]:.2f} against them (normal '
+                  f'approximation; it predicts a seed-vs-seed tau of '
+                  f'{noise["expected_seed_tau"]:.2f}, measured above).']
     if result['picks']:
         lines += ['', '## Where the searches\' picks land', '',
                   'Each pick trained like the sampled networks; its rank if '

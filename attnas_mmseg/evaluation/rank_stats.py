@@ -16,6 +16,9 @@ network, higher = better in both):
 * :func:`noise_ceiling`: tau between two training seeds' mIoU of the same
   networks (the mean over seed pairs with more), what a scorer is up
   against;
+* :func:`noise_components`: the seed std, the networks' true spread
+  under it, and the tau a scorer that knew the true order would be expected
+  to reach against the mean of the seeds (the attainable tau);
 * :func:`pick_rows`: where each search's pick, trained like the others,
   lands among the sampled networks (rank, top 25%, z against their spread).
 
@@ -166,6 +169,53 @@ def noise_ceiling(miou: Mapping[str, Sequence[float]]) -> Optional[float]:
     if not pairs:
         return None
     return float(np.mean([kendall_tau(miou[a], miou[b]) for a, b in pairs]))
+
+
+def _normal_tau(r: float) -> float:
+    """Kendall's tau of a bivariate normal with correlation ``r``:
+    (2 / pi) arcsin(r) (Greiner's relation)."""
+    return 2 / math.pi * math.asin(max(-1.0, min(1.0, r)))
+
+
+def noise_components(miou: Mapping[str, Sequence[float]]) -> Dict[str, Any]:
+    """What the seeds' noise leaves of the networks' order, from
+    ``miou[seed]`` (one vector per seed, same networks, >= 2 of each), with
+    k seeds, one-way random effects:
+
+    * ``within_std``: the seeds' std (ddof 1) pooled over the networks (the
+      root of the mean per-network variance);
+    * ``between_std``: the std (ddof 1) of the networks' mean over the
+      seeds; its square estimates ``true_var + within_var / k``;
+    * ``true_between_std``: the root of ``between_var - within_var / k``
+      (0 where negative): how much the networks really differ;
+    * ``reliability``: ``true_var / between_var``, the share of the means'
+      spread that is the networks' and not the seeds';
+    * ``attainable_tau``: the tau against the means of a scorer that knows
+      the true order exactly, ``_normal_tau(sqrt(reliability))`` (normal
+      approximation), the most any scorer can be expected to reach;
+    * ``expected_seed_tau``: the seed-vs-seed tau the same model predicts,
+      ``_normal_tau(true_var / (true_var + within_var))``, beside the
+      measured :func:`noise_ceiling` as a check of the model.
+    """
+    seeds = sorted(miou)
+    if len(seeds) < 2:
+        raise ValueError(f'noise components: need >= 2 seeds, got {seeds}')
+    runs = np.stack([_vector(miou[s], f'miou[{s!r}]') for s in seeds], 1)
+    if runs.shape[0] < 2:
+        raise ValueError('noise components: need >= 2 networks')
+    k = runs.shape[1]
+    within_var = float(runs.var(axis=1, ddof=1).mean())
+    between_var = float(runs.mean(axis=1).var(ddof=1))
+    true_var = max(0.0, between_var - within_var / k)
+    reliability = true_var / between_var if between_var > 0 else 0.0
+    single = true_var + within_var
+    return dict(
+        seeds=seeds, within_std=math.sqrt(within_var),
+        between_std=math.sqrt(between_var),
+        true_between_std=math.sqrt(true_var), reliability=reliability,
+        attainable_tau=_normal_tau(math.sqrt(reliability)),
+        expected_seed_tau=_normal_tau(true_var / single) if single > 0
+        else math.nan)
 
 
 # ------------------------------------------------------------ ground truth

@@ -95,6 +95,11 @@ def test_table_from_a_scores_file(files):
     assert f'| good | {tau:+.2f} [' in md
     assert '| noise ceiling (seed vs seed) |' in md
     assert '1.0 / 8 |' in md
+    noise = saved['noise']
+    assert noise['attainable_tau'] == pytest.approx(
+        rc.rank_stats.noise_components({'0': SEED0, '1': SEED1})[
+            'attainable_tau'])
+    assert f'expected at tau {noise["attainable_tau"]:.2f}' in md
     rows = [line for line in md.splitlines() if line.startswith('|')]
     assert len(rows) == 5 and all(r.count('|') == 7 for r in rows)
 

@@ -160,6 +160,10 @@ def test_pilot_stats_against_hand_arithmetic():
     # means 31, 35, 40.5 around 35.5: (20.25 + 0.25 + 25) / 2
     assert stats['between_std'] == pytest.approx(math.sqrt(22.75))
     assert stats['ratio'] == pytest.approx(math.sqrt(22.75 / 1.5))
+    # the means' spread holds 1.5 / 2 of seed noise
+    assert stats['true_between_std'] == pytest.approx(math.sqrt(22.0))
+    assert stats['attainable_tau'] == pytest.approx(
+        2 / math.pi * math.asin(math.sqrt(22.0 / 22.75)))
     assert stats['tau'] == pytest.approx(1.0)  # same order under both seeds
     assert stats['tau_goal_met'] and stats['ratio_goal_met']
     # seed 0: a < b < c, seed 1: b < a < c: 2 concordant, 1 discordant pair
@@ -187,7 +191,8 @@ def test_pilot_stats_against_hand_arithmetic():
                            flops=dict(a=8.0, b=10.0, c=12.0))
     assert sized['flops_tau'] == pytest.approx(1 / 3)
     assert sized['flops_G'] == dict(a=8.0, b=10.0, c=12.0)
-    assert 'FLOPs against the mean mIoU 0.333' in rk.pilot_lines(sized)[2]
+    assert 'FLOPs against the mean mIoU 0.333' in rk.pilot_lines(sized)[3]
+    assert 'own spread 4.69 mIoU' in rk.pilot_lines(stats)[2]
 
 
 # ---------------------------------------------------- the ground truth

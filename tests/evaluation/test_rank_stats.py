@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from attnas_mmseg.evaluation.rank_stats import (
-    pick_rows,
+    noise_components, pick_rows,
     BOOTSTRAP_RESAMPLES, best_pick_rank, bootstrap_interval, ceiling_row,
     check_ground_truth, kendall_tau, load_ground_truth, noise_ceiling,
     partial_kendall_tau, precision_at_top, scorer_row, spearman_rho,
@@ -256,3 +256,50 @@ def test_picks_are_ranked_against_the_sampled_networks_only():
     del data['networks'][0]['source']
     assert not check_ground_truth(data).searched.any()
     assert pick_rows(check_ground_truth(data)) == {}
+
+
+def test_noise_components_by_hand():
+    noise = noise_components({'0': [30, 36, 40], '1': [32, 34, 41]})
+    # per-network variances 2, 2, 0.5; means 31, 35, 40.5
+    assert noise['within_std'] == pytest.approx(math.sqrt(1.5))
+    assert noise['between_std'] == pytest.approx(math.sqrt(22.75))
+    # the means' variance holds 1.5 / 2 of seed noise
+    assert noise['true_between_std'] == pytest.approx(math.sqrt(22.0))
+    assert noise['reliability'] == pytest.approx(22.0 / 22.75)
+    assert noise['attainable_tau'] == pytest.approx(
+        2 / math.pi * math.asin(math.sqrt(22.0 / 22.75)))
+    assert noise['expected_seed_tau'] == pytest.approx(
+        2 / math.pi * math.asin(22.0 / 23.5))
+    # seeds that disagree more than the networks differ: nothing to find
+    flat = noise_components({'0': [30, 31], '1': [31, 30]})
+    assert flat['true_between_std'] == 0 and flat['reliability'] == 0
+    assert flat['attainable_tau'] == 0 and flat['expected_seed_tau'] == 0
+    with pytest.raises(ValueError, match='>= 2 seeds'):
+        noise_components({'0': [1, 2]})
+    with pytest.raises(ValueError, match='>= 2 networks'):
+        noise_components({'0': [1], '1': [2]})
+
+
+def test_attainable_tau_is_what_a_perfect_scorer_gets():
+    """Simulated ground truths (true spread 1, seed std 1, 2 seeds): the
+    true values against the seeds' mean reach the attainable tau on
+    average, and one seed against another the expected seed tau."""
+    rng = np.random.default_rng(0)
+    perfect, seed_vs_seed, predicted, expected = [], [], [], []
+    for _ in range(200):
+        true = rng.normal(size=60)
+        runs = {s: true + rng.normal(size=60) for s in '01'}
+        mean = (runs['0'] + runs['1']) / 2
+        perfect.append(kendall_tau(true, mean))
+        seed_vs_seed.append(kendall_tau(runs['0'], runs['1']))
+        noise = noise_components(runs)
+        predicted.append(noise['attainable_tau'])
+        expected.append(noise['expected_seed_tau'])
+    # with the true variances: r = sqrt(1 / 1.5) and 1 / 2
+    assert np.mean(perfect) == pytest.approx(
+        2 / math.pi * math.asin(math.sqrt(2 / 3)), abs=0.01)
+    assert np.mean(seed_vs_seed) == pytest.approx(1 / 3, abs=0.01)
+    # the estimates from the data agree with what was measured
+    assert np.mean(predicted) == pytest.approx(np.mean(perfect), abs=0.03)
+    assert np.mean(expected) == pytest.approx(np.mean(seed_vs_seed),
+                                              abs=0.03)
