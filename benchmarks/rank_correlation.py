@@ -12,7 +12,8 @@ truth, with the noise ceiling (one training seed scoring another).
                   inherited:SEARCH.pth [--scores MORE.json] \\
         [--out-dir docs/results/camvid/ranking]
 
-The ground truth is ``attnas_mmseg.evaluation.rank_stats.GROUND_TRUTH_FORMAT``
+The ground truth is
+``attnas_mmseg.evaluation.ground_truth.GROUND_TRUTH_FORMAT``
 (benchmarks/rank_ground_truth.py writes it). A scores file is
 ``{"scorer": {"network name": score}}`` (higher = predicted better); with
 ``--scorers`` the scores are computed here in the space of ``--config`` (a
@@ -41,7 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from _common import table  # noqa: E402
 
-from attnas_mmseg.evaluation import rank_stats  # noqa: E402
+from attnas_mmseg.evaluation import ground_truth, rank_stats  # noqa: E402
 from attnas_mmseg.evaluation.scorers import SCORERS  # noqa: E402
 from attnas_mmseg.evaluation.scorers import ScoreContext, score_all  # noqa
 
@@ -148,7 +149,7 @@ def read_scores(paths: List[str]) -> Dict[str, Dict[str, float]]:
     return out
 
 
-def compute_scores(args: argparse.Namespace, truth: rank_stats.GroundTruth
+def compute_scores(args: argparse.Namespace, truth: ground_truth.GroundTruth
                    ) -> Tuple[Dict[str, Dict[str, float]], Dict[str, float]]:
     """({label: {network: score}}, {label: seconds per network})."""
     from mmengine.config import Config
@@ -191,17 +192,17 @@ def read_costs(path: Optional[str]) -> Dict[str, Dict[str, float]]:
                          f'searches.json (no {err})') from None
 
 
-def evaluate(truth: rank_stats.GroundTruth,
+def evaluate(truth: ground_truth.GroundTruth,
              scores: Dict[str, Dict[str, float]], resamples: int,
              seed: int, costs: Optional[Dict[str, Dict[str, float]]] = None
              ) -> Dict[str, Any]:
     """The scorers' rows and the ceiling on the sampled networks of
     ``truth``; the picks' rows against them (with ``costs``' minutes)."""
-    picks = rank_stats.pick_rows(truth)
+    picks = ground_truth.pick_rows(truth)
     for name, row in picks.items():
         row.update((costs or {}).get(name, {}))
     truth = truth.sampled()
-    rows = {label: rank_stats.scorer_row(truth.ordered(s, label), truth,
+    rows = {label: ground_truth.scorer_row(truth.ordered(s, label), truth,
                                          resamples, seed)
             for label, s in scores.items()}
     noise = rank_stats.noise_components(truth.miou) \
@@ -211,7 +212,7 @@ def evaluate(truth: rank_stats.GroundTruth,
                 resamples=resamples, level=rank_stats.CI_LEVEL,
                 top_fraction=rank_stats.TOP_FRACTION, seed=seed,
                 setting=truth.setting, scorers=rows,
-                noise_ceiling=rank_stats.ceiling_row(truth, resamples, seed))
+                noise_ceiling=ground_truth.ceiling_row(truth, resamples, seed))
 
 
 def _signed(value: Optional[float]) -> str:
@@ -302,7 +303,7 @@ def render_md(result: Dict[str, Any]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
-    truth = rank_stats.load_ground_truth(args.ground_truth)
+    truth = ground_truth.load_ground_truth(args.ground_truth)
     scores = read_scores(args.scores)
     seconds: Dict[str, float] = {}
     if args.parsed:

@@ -1,7 +1,7 @@
 """Scoring networks of the search space: subnets evaluated with the
 supernet's inherited weights, zero-cost proxies, and how well a way of
 scoring ranks networks against a trained ground truth (issues 17, 18)."""
-from .rank_stats import GroundTruth, check_ground_truth, load_ground_truth
+from .ground_truth import GroundTruth, check_ground_truth, load_ground_truth
 from .scorers import (SCORERS, ScoreContext, arch_log_prob, load_batch,
                       score_all)
 from .subnet_search import CANDIDATES_FILE, STATE_FILE, search_subnet
