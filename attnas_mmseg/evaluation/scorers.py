@@ -82,7 +82,9 @@ def arch_log_prob(spec: ArchSpec, alpha: Optional[torch.Tensor],
     chosen cells' weights, not the Plackett-Luce probability of drawing that
     set of k cells without replacement (which divides each draw by the
     weight left); both order sets of one size alike when the weights are
-    small, and this one is what §3.3.3's top-k maximises.
+    small, and this one is what §3.3.3's top-k maximises. Layers of beta
+    beyond the spec's are its trailing empty layers, which the notation
+    does not print.
     """
     total = 0.0
     if spec.backbone is not None:
@@ -96,8 +98,11 @@ def arch_log_prob(spec: ArchSpec, alpha: Optional[torch.Tensor],
         logp = alpha.detach().double().log_softmax(-1)
         total += sum(float(logp[i, op - 1])
                      for i, op in enumerate(spec.backbone))
-    if tuple(beta.shape) != (spec.num_layers, spec.num_attentions):
-        raise ValueError(f'beta: expected shape ({spec.num_layers}, '
+    # a spec read from the notation lacks its trailing empty layers
+    # (arch_spec's documented exception): any number up to beta's rows
+    if beta.dim() != 2 or beta.shape[0] < spec.num_layers or \
+            beta.shape[1] != spec.num_attentions:
+        raise ValueError(f'beta: expected shape (>= {spec.num_layers}, '
                          f'{spec.num_attentions}) for the spec, got '
                          f'{tuple(beta.shape)}')
     logw = beta.detach().double().flatten().log_softmax(0).view_as(beta)

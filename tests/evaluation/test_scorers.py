@@ -66,14 +66,24 @@ def test_logprob_by_hand():
     head_only = ArchSpec.parse('AttSet1(5,12)+AttSet2(1)')
     assert arch_log_prob(head_only, None, _arch_params()[1]) == \
         pytest.approx(math.log(3 / 28) + 2 * math.log(1 / 28))
+    # every cell in layer 1: the notation drops the empty layer 2, which
+    # the two-layer beta still prices (the CamVid ground truth's r00)
+    one_layer = ArchSpec.parse('AttSet1(5,12,1)')
+    assert one_layer.num_layers == 1
+    assert arch_log_prob(one_layer, None, _arch_params()[1]) == \
+        pytest.approx(math.log(3 / 28) + 2 * math.log(1 / 28))
 
 
 def test_logprob_refuses_what_the_search_does_not_price():
     alpha, beta = _arch_params()
     with pytest.raises(ValueError, match='alpha: the spec has a backbone'):
         arch_log_prob(SPEC, None, beta)
-    with pytest.raises(ValueError, match=r'beta: expected shape \(2, 13\)'):
+    with pytest.raises(ValueError,
+                       match=r'beta: expected shape \(>= 2, 13\)'):
         arch_log_prob(SPEC, alpha, beta[:, :12])
+    # a spec with more layers than the search's beta
+    with pytest.raises(ValueError, match=r'got \(1, 13\)'):
+        arch_log_prob(SPEC, alpha, beta[:1])
     with pytest.raises(ValueError, match=r'alpha: expected shape \(17, 6\)'):
         arch_log_prob(SPEC, alpha[:, :5], beta)
 
