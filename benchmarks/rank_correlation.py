@@ -201,13 +201,20 @@ def evaluate(truth: ground_truth.GroundTruth,
     picks = ground_truth.pick_rows(truth)
     for name, row in picks.items():
         row.update((costs or {}).get(name, {}))
+    listed = [dict(name=n, flops_G=float(f), params_M=float(p),
+                   miou={s: float(v[i]) for s, v in truth.miou.items()},
+                   mean=float(m), searched=bool(c))
+              for i, (n, f, p, m, c) in enumerate(zip(
+                  truth.names, truth.flops_G, truth.params_M, truth.mean,
+                  truth.searched))]
     truth = truth.sampled()
     rows = {label: ground_truth.scorer_row(truth.ordered(s, label), truth,
                                          resamples, seed)
             for label, s in scores.items()}
     noise = rank_stats.noise_components(truth.miou) \
         if len(truth.miou) >= 2 else None
-    return dict(picks=picks, noise=noise, networks=len(truth.names),
+    return dict(picks=picks, noise=noise, listed=listed,
+                networks=len(truth.names),
                 seeds=sorted(truth.miou),
                 resamples=resamples, level=rank_stats.CI_LEVEL,
                 top_fraction=rank_stats.TOP_FRACTION, seed=seed,
@@ -262,17 +269,34 @@ def pick_table_rows(result: Dict[str, Any]) -> List[List[str]]:
     return out
 
 
+NETWORK_HEADER = ['network', 'FLOPs (G)', 'params (M)', 'mIoU per seed',
+                  'mean']
+
+
+def network_table_rows(result: Dict[str, Any]) -> List[List[str]]:
+    """The ground truth's networks, best mean first (a pick marked)."""
+    return [[n['name'] + (' (pick)' if n['searched'] else ''),
+             f'{n["flops_G"]:.2f}', f'{n["params_M"]:.2f}',
+             ' / '.join(f'{v:.2f}' for v in n['miou'].values()),
+             f'{n["mean"]:.2f}']
+            for n in sorted(result['listed'], key=lambda n: -n['mean'])]
+
+
+def md_table(header: List[str], rows: List[List[str]]) -> List[str]:
+    """A markdown table: the first column left, the others right."""
+    return (['| ' + ' | '.join(header) + ' |',
+             '|' + '|'.join(['---'] + ['---:'] * (len(header) - 1)) + '|']
+            + ['| ' + ' | '.join(r) + ' |' for r in rows])
+
+
 def render_md(result: Dict[str, Any]) -> str:
-    rows = table_rows(result)
     lines = ['# How well each scorer ranks the trained networks', '',
              f'{result["networks"]} networks, ground truth the mean val mIoU '
              f'over seeds {", ".join(result["seeds"]) or "(one)"}; intervals: '
              f'{result["resamples"]} bootstrap resamples of the networks '
              f'(seed {result["seed"]}). See docs/design.md, "Ranking '
-             'networks", for how to read it.', '',
-             '| ' + ' | '.join(HEADER) + ' |',
-             '|' + '|'.join(['---'] + ['---:'] * (len(HEADER) - 1)) + '|']
-    lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
+             'networks", for how to read it.', '']
+    lines += md_table(HEADER, table_rows(result))
     noise = result.get('noise')
     if noise:
         lines += ['', f'Noise of the ground truth: seed std '
@@ -289,12 +313,10 @@ def render_md(result: Dict[str, Any]) -> str:
                   'Each pick trained like the sampled networks; its rank if '
                   f'put among the {result["networks"]} of them (1 = best), '
                   'whether at most 25% of them are better, and z = (its '
-                  'mean - theirs) / their std.', '',
-                  '| ' + ' | '.join(PICK_HEADER) + ' |',
-                  '|' + '|'.join(['---'] + ['---:'] * (len(PICK_HEADER) - 1))
-                  + '|']
-        lines += ['| ' + ' | '.join(r) + ' |'
-                  for r in pick_table_rows(result)]
+                  'mean - theirs) / their std.', '']
+        lines += md_table(PICK_HEADER, pick_table_rows(result))
+    lines += ['', '## The networks', '']
+    lines += md_table(NETWORK_HEADER, network_table_rows(result))
     if result['setting']:
         lines += ['', 'Setting of the ground truth: `'
                   + json.dumps(result['setting'], sort_keys=True) + '`']

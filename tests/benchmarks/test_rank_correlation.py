@@ -100,8 +100,14 @@ def test_table_from_a_scores_file(files):
         rc.rank_stats.noise_components({'0': SEED0, '1': SEED1})[
             'attainable_tau'])
     assert f'expected at tau {noise["attainable_tau"]:.2f}' in md
-    rows = [line for line in md.splitlines() if line.startswith('|')]
-    assert len(rows) == 5 and all(r.count('|') == 7 for r in rows)
+    scorer_table = md.split('\n\n')[2].splitlines()
+    assert len(scorer_table) == 5
+    assert all(r.count('|') == 7 for r in scorer_table)
+    # the networks, best mean first: rand4 (60.5) ... rand1 (30.5)
+    listed = md.split('## The networks')[1].split('\n\n')[1].splitlines()
+    assert len(listed) == 2 + 8
+    assert listed[2] == '| rand4 | 8.00 | 5.00 | 60.00 / 61.00 | 60.50 |'
+    assert listed[-1].startswith('| rand1 | 1.00 |')
 
 
 def test_scores_computed_here_are_the_flops_table_prices(files):
@@ -191,6 +197,7 @@ def test_picks_are_left_out_of_the_scorers_and_ranked_apart(files,
     assert pick['search_minutes'] == 10.2 and pick['derive_minutes'] == 0.4
     md = (out / 'results.md').read_text()
     assert '| darts | 4.50 | 55.00 / 57.00 | 56.00 | 3 / 9 | yes |' in md
+    assert '| darts (pick) | 4.50 | 1.00 | 55.00 / 57.00 | 56.00 |' in md
     assert '10 + 0 (2 threads) |' in md
     (tmp_path / 'bad.json').write_text(json.dumps(dict(picks={})))
     with pytest.raises(ValueError, match='--searches: .*bad.json'):
