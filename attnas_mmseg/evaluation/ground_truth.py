@@ -48,13 +48,9 @@ class GroundTruth:
     params_M: np.ndarray
     mean: np.ndarray
     miou: Dict[str, np.ndarray]
-    setting: Dict[str, Any] = field(default_factory=dict)
     #: each network's ``source`` ('' where the file has none)
-    sources: Tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.sources:
-            object.__setattr__(self, 'sources', ('', ) * len(self.names))
+    sources: Tuple[str, ...]
+    setting: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def searched(self) -> np.ndarray:
@@ -72,8 +68,8 @@ class GroundTruth:
             flops_G=self.flops_G[idx], params_M=self.params_M[idx],
             mean=self.mean[idx], miou={s: v[idx] for s, v in
                                        self.miou.items()},
-            setting=dict(self.setting),
-            sources=tuple(self.sources[i] for i in idx))
+            sources=tuple(self.sources[i] for i in idx),
+            setting=dict(self.setting))
 
     def sampled(self) -> 'GroundTruth':
         """The networks that are not a search's pick: the set a scorer is
@@ -150,19 +146,20 @@ def check_ground_truth(data: Any) -> GroundTruth:
                      _number(net['flops_G'], f'{where}.flops_G', True),
                      _number(net['params_M'], f'{where}.params_M', True),
                      mean, miou, source))
-    sampled = [r for r in rows if not r[6].startswith(SEARCHED)]
-    if len(sampled) < 2:
-        raise ValueError(f'networks: need at least 2 that are not a '
-                         f'search\'s pick (source "{SEARCHED}:..."), got '
-                         f'{len(sampled)}')
     seeds = sorted(set.intersection(*(set(r[5]) for r in rows)))
-    return GroundTruth(
+    truth = GroundTruth(
         names=tuple(r[0] for r in rows), specs=tuple(r[1] for r in rows),
         flops_G=np.array([r[2] for r in rows]),
         params_M=np.array([r[3] for r in rows]),
         mean=np.array([r[4] for r in rows]),
         miou={s: np.array([r[5][s] for r in rows]) for s in seeds},
-        setting=dict(setting), sources=tuple(r[6] for r in rows))
+        sources=tuple(r[6] for r in rows), setting=dict(setting))
+    sampled = int((~truth.searched).sum())
+    if sampled < 2:
+        raise ValueError(f'networks: need at least 2 that are not a '
+                         f'search\'s pick (source "{SEARCHED}:..."), got '
+                         f'{sampled}')
+    return truth
 
 
 def load_ground_truth(path: str) -> GroundTruth:
