@@ -329,11 +329,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                 tools.derive, st, CONFIG, searches[mode]['checkpoint'],
                 st.path('derive', mode)))
     from attnas_mmseg.evaluation.subnet_search import cli_options
+    opts = ['--flops-target', f'{target:.4f}', '--window', str(args.window),
+            '--seed', str(args.seed), '--device', args.device,
+            *cli_options(args.evolution), '--cfg-options',
+            *data_options(args)]
     for mode in searches:
-        opts = ['--flops-target', f'{target:.4f}', '--window',
-                str(args.window), '--seed', str(args.seed),
-                '--device', args.device, *cli_options(args.evolution),
-                '--cfg-options', *data_options(args)]
         picks[f'{mode}_evo'] = st.stage(f'evolve/{mode}', lambda: timed(
             tools.evolve, st, config_of(mode), searches[mode]['checkpoint'],
             st.path('evolve', mode), opts)
