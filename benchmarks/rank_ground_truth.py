@@ -9,6 +9,7 @@
         [--data-root ../shared/data/camvid] [--no-cache] [--val-split blocks]
         [--proxy-config CONFIG] [--space-config CONFIG]
         [--stop-after cache|sample|pilot] [--ignore-pilot-goals]
+        [--first NAME ...]
         [--threads 2] [--workers 1] [--device cpu|cuda] [--seed 0]
         [--work-dir work_dirs/rank_ground_truth]
         [--results-dir docs/results/camvid/ranking] [--smoke]
@@ -48,7 +49,10 @@ same command continues; the tools' output goes to ``WORK_DIR/run.log``):
    logged per-class table, which classes carry the seed noise. When a goal is
    missed the script stops here (``--ignore-pilot-goals`` goes on): change
    the setting and rerun the pilot into another ``--work-dir``.
-4. ``train``: every other network x every seed.
+4. ``train``: every other network x every seed, in the draw's order (r00,
+   r01, ..., then the searched ones); ``--first NAME ...`` trains those
+   networks before the others (e.g. the searches' picks, when a session has
+   time for only part of the queue). The order changes nothing else.
 5. ``report``: ``ground_truth.json`` (setting, networks with spec, FLOPs,
    params, mIoU per seed and mean, source; CPU hours per stage), rewritten
    after every finished training with the networks finished so far.
@@ -156,6 +160,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--val-split blocks for the searches of benchmarks/rank_searches.py)')
     add('--ignore-pilot-goals', action='store_true',
         help='train every network even when the pilot misses its goals')
+    add('--first', nargs='+', default=[], metavar='NAME',
+        help='networks trained before the others (after the pilot); all '
+        'are trained in the end')
     add('--threads', type=int, default=2,
         help='intra-op threads of every run (default 2)')
     add('--workers', type=int, default=1,
@@ -203,12 +210,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error('--pilot-archs must be <= the number of networks')
     if args.pilot_archs < 2:
         parser.error('--pilot-archs must be >= 2 (a ranking needs two)')
+    names = all_names(args)
+    unknown = [n for n in args.first if n not in names]
+    if unknown:
+        parser.error(f'--first: {unknown} are not networks of this draw '
+                     f'(allowed: {", ".join(names)})')
     args.work_dir = osp.abspath(args.work_dir)
     args.results_dir = results_dir(parser, args, osp.join('camvid', 'ranking'))
     args.data_root = osp.abspath(args.data_root)
     for key in ('proxy_config', 'space_config', 'reference_config'):
         setattr(args, key, osp.relpath(osp.abspath(getattr(args, key)), REPO))
     return args
+
+
+def all_names(args: argparse.Namespace) -> List[str]:
+    """The draw's networks: r00, r01, ..., then the searched ones."""
+    return rk.network_names(args.num_archs) + [n for n, _ in args.searched]
 
 
 def result_options(args: argparse.Namespace) -> Dict[str, Any]:
@@ -352,6 +369,15 @@ def report(args: argparse.Namespace, nets: List[Dict[str, Any]],
     return truth
 
 
+def first_in_queue(nets: List[Dict[str, Any]],
+                   first: List[str]) -> List[Dict[str, Any]]:
+    """``nets`` with those named in ``first`` moved to the front (in
+    ``first``'s order), the others in their own order."""
+    by_name = {n['name']: n for n in nets}
+    front = [by_name[n] for n in dict.fromkeys(first) if n in by_name]
+    return front + [n for n in nets if n['name'] not in first]
+
+
 def train_all(st: StageRunner, args: argparse.Namespace,
               nets: List[Dict[str, Any]], runs: Dict[str, Dict[str, Any]],
               stages: Dict[str, Any], sample: Dict[str, Any]) -> None:
@@ -413,7 +439,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     with open(space, 'w') as f:
         f.write(rk.space_config_text(osp.join(REPO, args.space_config),
                                      proxy))
-    names = rk.network_names(args.num_archs) + [n for n, _ in args.searched]
+    names = all_names(args)
     sources = dict(args.searched)
     sample = st.stage(
         'sample', lambda: sample_networks(args, space, st.path('nets')),
@@ -450,7 +476,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         return dict(sample=sample, pilot=pilot,
                     ground_truth=report(args, nets, runs, stages, sample))
 
-    train_all(st, args, nets[args.pilot_archs:], runs, stages, sample)
+    train_all(st, args, first_in_queue(nets[args.pilot_archs:], args.first),
+              runs, stages, sample)
     truth = report(args, nets, runs, stages, sample)
     log.info('ground truth: %d networks in %s; CPU hours %s; this '
              'invocation %.1f min', len(truth['networks']), args.results_dir,

@@ -66,7 +66,9 @@ def test_defaults_and_checks(capsys):
             (['--searched', 'r03=a.json'], 'other than r<digits>'),
             (['--searched', 'a=x.json', '--searched', 'a=y.json'],
              'given twice'),
-            (['--searched', 'a'], 'expected NAME=path')):
+            (['--searched', 'a'], 'expected NAME=path'),
+            (['--num-archs', '8', '--first', 'r08'],
+             "['r08'] are not networks of this draw (allowed: r00, r01,")):
         with pytest.raises(SystemExit):
             rg.parse_args(argv)
         assert message in capsys.readouterr().err, argv
@@ -75,6 +77,19 @@ def test_defaults_and_checks(capsys):
     assert (smoke.num_archs, smoke.pilot_archs, smoke.epochs,
             smoke.num_train, smoke.num_val) == (3, 2, 1, 8, 4)
     assert smoke.ignore_pilot_goals
+
+
+def test_first_moves_the_named_networks_to_the_front_of_the_queue():
+    nets = [dict(name=n) for n in ('r06', 'r07', 'r08', 'darts', 'uniform')]
+    order = lambda first: [n['name'] for n in rg.first_in_queue(nets, first)]
+    assert order([]) == ['r06', 'r07', 'r08', 'darts', 'uniform']
+    assert order(['uniform', 'darts']) == ['uniform', 'darts', 'r06', 'r07',
+                                           'r08']
+    # a pilot network (not in this part of the queue) is left alone
+    assert order(['r00', 'r08', 'r08']) == ['r08', 'r06', 'r07', 'darts',
+                                            'uniform']
+    args = rg.parse_args(['--searched', 'darts=a.json', '--first', 'darts'])
+    assert rg.all_names(args)[-1] == 'darts' and args.first == ['darts']
 
 
 def test_names():
