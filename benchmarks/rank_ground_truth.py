@@ -383,8 +383,17 @@ def train_all(st: StageRunner, args: argparse.Namespace,
               stages: Dict[str, Any], sample: Dict[str, Any]) -> None:
     """Every seed of every network in ``nets`` (in order; ``--workers`` of
     them at a time, each with its tools' output in its own
-    ``runs/NAME/run.log``), the ground truth rewritten after each run."""
+    ``runs/NAME/run.log``), the ground truth rewritten after each run. The
+    runs finished before join it at once, wherever ``--first`` put them in
+    the queue."""
     todo = [(net, seed) for net in nets for seed in args.seeds]
+    for net, seed in todo:
+        if st.done(f'runs/{rk.run_name(net["name"], seed)}') is not None:
+            runs[rk.run_name(net['name'], seed)] = stage_run(st, args, net,
+                                                             seed)
+    todo = [(net, seed) for net, seed in todo
+            if rk.run_name(net['name'], seed) not in runs]
+    report(args, sample['networks'], runs, stages, sample)
     if args.workers == 1:
         for net, seed in todo:
             runs[rk.run_name(net['name'], seed)] = stage_run(st, args, net,

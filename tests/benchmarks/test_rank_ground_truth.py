@@ -503,6 +503,30 @@ def test_workers_train_what_one_worker_would(tmp_path, tiny_camvid):
         rg.parse_args(['--workers', '0'])
 
 
+def test_runs_finished_before_are_recorded_before_any_training(tmp_path,
+                                                              tiny_camvid):
+    """--first puts an untrained network ahead of finished ones; those are
+    in the ground truth before it trains (here: fails, its config missing)."""
+    work, results = tmp_path / 'work', tmp_path / 'results'
+    argv = ['--num-archs', '4', '--pilot-archs', '2', '--no-cache',
+            '--data-root', str(tiny_camvid), '--work-dir', str(work),
+            '--results-dir', str(results), '--threads', '1',
+            '--ignore-pilot-goals', '--first', 'r02']
+    _kept(work, 'sample', dict(
+        networks=[_net(f'r0{i}') for i in range(4)],
+        input_size=[720, 960], window_G=[8.0, 20.0],
+        reference=dict(flops_G=20.0), wall_s=36.0, threads=1))
+    for name in ('r00', 'r01', 'r03'):
+        for seed in (0, 1):
+            _kept(work, f'runs/{name}-s{seed}',
+                  _run(name, seed, 30.0 + seed + int(name[-1]), 360.0))
+    with pytest.raises(RuntimeError, match=r'r02/retrain.py'):
+        rg.main(argv)
+    truth = json.loads((results / 'ground_truth.json').read_text())
+    assert [n['name'] for n in truth['networks']] == ['r00', 'r01', 'r03']
+    assert truth['pending'] == ['r02']
+
+
 IOU_TABLE = """2026/11/30 11:58:05 - mmengine - INFO - per class results:
 2026/11/30 11:58:05 - mmengine - INFO - 
 +------------+-------+-------+
