@@ -174,19 +174,23 @@ def compute_scores(args: argparse.Namespace, truth: ground_truth.GroundTruth
 
 
 def read_costs(path: Optional[str]) -> Dict[str, Dict[str, float]]:
-    """{pick: {search_minutes, derive_minutes, threads}} from a
-    rank_searches.py ``searches.json`` (none without one)."""
+    """{pick: {search_minutes, search_threads, derive_minutes,
+    derive_threads}} from a rank_searches.py ``searches.json`` (none without
+    one; a pick kept from before threads were recorded: derive_threads
+    None)."""
     if not path:
         return {}
     with open(path) as f:
         data = json.load(f)
     try:
         searches, picks = data['searches'], data['picks']
-        return {name: dict(search=pick['search'],
-                           search_minutes=searches[pick['search']]['minutes'],
-                           derive_minutes=pick['minutes'],
-                           threads=data['threads'])
-                for name, pick in picks.items()}
+        return {name: dict(
+            search=pick['search'],
+            search_minutes=searches[pick['search']]['minutes'],
+            search_threads=searches[pick['search']]['threads'],
+            derive_minutes=pick['minutes'],
+            derive_threads=pick.get('threads'))
+            for name, pick in picks.items()}
     except (KeyError, TypeError) as err:
         raise ValueError(f'--searches: {path}: not a rank_searches.py '
                          f'searches.json (no {err})') from None
@@ -250,6 +254,12 @@ def table_rows(result: Dict[str, Any]) -> List[List[str]]:
             for label, r in rows]
 
 
+def _threads(search: int, derive: Optional[int]) -> str:
+    if search == derive:
+        return f'{search} threads'
+    return f'{search} + {"?" if derive is None else derive} threads'
+
+
 PICK_HEADER = ['pick', 'FLOPs (G)', 'mIoU per seed', 'mean',
                'rank among the sampled', 'top 25%', 'z', 'search + derive '
                '(min)']
@@ -260,8 +270,8 @@ def pick_table_rows(result: Dict[str, Any]) -> List[List[str]]:
     for name, r in result['picks'].items():
         cost = '-'
         if 'search_minutes' in r:
-            cost = (f'{r["search_minutes"]:.0f} + {r["derive_minutes"]:.0f}'
-                    f' ({r["threads"]} threads)')
+            cost = (f'{r["search_minutes"]:.1f} + {r["derive_minutes"]:.1f}'
+                    f' ({_threads(r["search_threads"], r["derive_threads"])})')
         out.append([name, f'{r["flops_G"]:.2f}',
                     ' / '.join(f'{v:.2f}' for v in r['miou'].values()),
                     f'{r["mean"]:.2f}', f'{r["rank"]} / {r["of"] + 1}',

@@ -326,7 +326,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     for mode in searches:
         if mode in ARCH_STEP_MODES:
             picks[mode] = st.stage(f'derive/{mode}', lambda: timed(
-                tools.derive, st, CONFIG, searches[mode]['checkpoint'],
+                args.threads, tools.derive, st, CONFIG, searches[mode]['checkpoint'],
                 st.path('derive', mode)))
     from attnas_mmseg.evaluation.subnet_search import cli_options
     opts = ['--flops-target', f'{target:.4f}', '--window', str(args.window),
@@ -335,7 +335,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             *data_options(args)]
     for mode in searches:
         picks[f'{mode}_evo'] = st.stage(f'evolve/{mode}', lambda: timed(
-            tools.evolve, st, config_of(mode), searches[mode]['checkpoint'],
+            args.threads, tools.evolve, st, config_of(mode), searches[mode]['checkpoint'],
             st.path('evolve', mode), opts)
         ) if mode in args.evolve else st.done(f'evolve/{mode}')
     picks = {n: p for n, p in picks.items() if p is not None}
@@ -346,14 +346,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         os.makedirs(osp.dirname(searched[name]), exist_ok=True)
         shutil.copyfile(pick['arch_file'], searched[name])
     write_json(osp.join(args.results_dir, 'searches.json'), dict(
-        flops_target_G=target, threads=args.threads, device=args.device,
+        flops_target_G=target, scores_threads=args.threads,
+        device=args.device,
         seed=args.seed, evolution=args.evolution, window=args.window,
         searches={m: dict(mode=m, epochs=s['epochs'], minutes=s['minutes'],
                           threads=s['threads'])
                   for m, s in searches.items()},
         picks={n: dict(search=n.removesuffix('_evo'), arch=p['arch'],
                        flops_G=flops_of(p['arch_file']),
-                       minutes=p['minutes'],
+                       minutes=p['minutes'], threads=p.get('threads'),
                        arch_file=osp.relpath(searched[n], REPO))
                for n, p in picks.items()}))
     if args.stop_after == 'derive':
@@ -381,10 +382,12 @@ def flops_of(arch_file: str) -> float:
     return float(ArchSpec.load(arch_file).meta['flops_paper_G'])
 
 
-def timed(fn, *fn_args) -> Dict[str, Any]:
-    """``fn(*fn_args)`` with its wall minutes."""
+def timed(threads: int, fn, *fn_args) -> Dict[str, Any]:
+    """``fn(*fn_args)`` with its wall minutes and the threads it ran with
+    (a stage kept from another invocation keeps its own)."""
     start = time.time()
-    return dict(fn(*fn_args), minutes=(time.time() - start) / 60)
+    return dict(fn(*fn_args), minutes=(time.time() - start) / 60,
+                threads=threads)
 
 
 if __name__ == '__main__':

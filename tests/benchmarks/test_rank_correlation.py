@@ -177,8 +177,8 @@ def test_picks_are_left_out_of_the_scorers_and_ranked_apart(files,
         source='searched:docs/results/camvid/ranking/searched/darts.json'))
     (tmp_path / 'gt.json').write_text(json.dumps(truth))
     (tmp_path / 'searches.json').write_text(json.dumps(dict(
-        threads=2, searches=dict(darts=dict(minutes=10.2)),
-        picks=dict(darts=dict(search='darts', minutes=0.4)))))
+        scores_threads=1, searches=dict(darts=dict(minutes=10.2, threads=2)),
+        picks=dict(darts=dict(search='darts', minutes=0.4, threads=2)))))
     out = tmp_path / 'out'
     result = rc.main(['--ground-truth', str(tmp_path / 'gt.json'),
                       '--scores', str(files / 'scores.json'),
@@ -198,7 +198,9 @@ def test_picks_are_left_out_of_the_scorers_and_ranked_apart(files,
     md = (out / 'results.md').read_text()
     assert '| darts | 4.50 | 55.00 / 57.00 | 56.00 | 3 / 9 | yes |' in md
     assert '| darts (pick) | 4.50 | 1.00 | 55.00 / 57.00 | 56.00 |' in md
-    assert '10 + 0 (2 threads) |' in md
+    assert '10.2 + 0.4 (2 threads) |' in md
+    assert rc._threads(2, 1) == '2 + 1 threads'
+    assert rc._threads(2, None) == '2 + ? threads'  # kept from before
     (tmp_path / 'bad.json').write_text(json.dumps(dict(picks={})))
     with pytest.raises(ValueError, match='--searches: .*bad.json'):
         rc.main(['--ground-truth', str(tmp_path / 'gt.json'), '--scores',

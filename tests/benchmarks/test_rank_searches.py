@@ -124,6 +124,10 @@ def test_the_chain_at_smoke_size(tiny_camvid, tmp_path):
     evo = record['picks']['uniform_evo']
     assert evo['search'] == 'uniform'
     assert record['picks']['darts']['search'] == 'darts'
+    # each cost with the threads it ran with (the darts pick's in the first
+    # invocation; this one only made uniform's)
+    assert evo['threads'] == 1 and record['picks']['darts']['threads'] == 1
+    assert record['searches']['uniform']['threads'] == 1
     assert abs(evo['flops_G'] - target) <= 0.05 * target + 1e-9
     assert (results / 'searched' / 'uniform_evo.json').exists()
     scores = json.loads((results / 'scores.json').read_text())
