@@ -1,7 +1,7 @@
 """The parts of benchmarks/rank_ground_truth.py that run no training: the
 networks' names, the proxy setting as config files, the resized data copy,
-the FLOPs window's reference, the pilot's noise statistics and the
-ground-truth record."""
+the FLOPs window's reference, the pilot's noise statistics, the
+ground-truth record and the runs adopted from an earlier one."""
 import glob
 import json
 import math
@@ -30,6 +30,9 @@ VAL_SPLITS = ('segnet', 'blocks')
 SCHEDULES = ('poly', 'cosine')
 #: ``--class-weight``: the loss weights the proxy may train with.
 CLASS_WEIGHTS = ('median-freq',)
+#: Setting fields an adopted ground truth (``--adopt``) may differ in: where
+#: and how fast its runs trained, and its seeds (the common ones are taken).
+ADOPT_FREE = ('threads', 'device', 'seeds', 'data_root')
 RANDOM_NAME = re.compile(r'^r\d+$')
 #: A class row of the table MMSeg's IoUMetric logs: | name | IoU | Acc |
 CLASS_ROW = re.compile(r'^\|\s*([^|]*?)\s*\|\s*([0-9.]+|nan)\s*\|'
@@ -489,3 +492,75 @@ def kept_run(name: str, seed: int, miou: float, train_s: Optional[float],
     return dict(name=name, seed=seed, miou=float(miou),
                 train_s=float(train_s or 0.0), test_s=float(test_s),
                 threads=threads, device=device, **extra)
+
+
+def adopted_runs(path: str, setting: Dict[str, Any],
+                 nets: List[Dict[str, Any]], seeds: Sequence[int]
+                 ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, float]]:
+    """The runs of an earlier ``ground_truth.json`` (``path``, e.g. the
+    committed one, on a machine without the work dir that made it) as kept
+    runs of this draw, and the hours its trainings took where they ran
+    (``wall``, ``cpu``: its pilot, train and adopted hours).
+
+    Refused (ValueError naming the file and the field): another proxy
+    setting (any field of ``setting`` but :data:`ADOPT_FREE`), or a network
+    that this draw (``nets``) lacks or holds with another spec. Only the
+    seeds in ``seeds`` are taken; an adopted run keeps its mIoU and the file
+    it came from, and no hours of its own."""
+    try:
+        with open(path) as f:
+            truth = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ValueError(f'--adopt {path}: cannot be read ({err})') from None
+    old = truth.get('setting') if isinstance(truth, dict) else None
+    nets_there = truth.get('networks') if isinstance(truth, dict) else None
+    if not isinstance(old, dict) or not isinstance(nets_there, list) or any(
+            not isinstance(n, dict) or not {'name', 'spec', 'miou'} <= set(n)
+            for n in nets_there):
+        raise ValueError(f'--adopt {path}: not a ground_truth.json of '
+                         'benchmarks/rank_ground_truth.py (no setting or '
+                         'networks)')
+    differ = [k for k in setting
+              if k not in ADOPT_FREE and old.get(k) != setting[k]]
+    if differ:
+        raise ValueError(
+            f'--adopt {path}: trained in another setting: ' + '; '.join(
+                f'{k} {old.get(k)!r} there, {setting[k]!r} here'
+                for k in differ))
+    mine = {n['name']: n for n in nets}
+    runs = {}
+    for net in truth['networks']:
+        name = net['name']
+        if name not in mine:
+            raise ValueError(
+                f'--adopt {path}: network {name} is not in this draw '
+                f'({", ".join(mine)}); draw it with --num-archs/--searched')
+        if mine[name]['spec'] != net['spec']:
+            raise ValueError(
+                f'--adopt {path}: network {name} is {net["spec"]} there, '
+                f'{mine[name]["spec"]} in this draw')
+        for seed in seeds:
+            if str(seed) in net['miou']:
+                runs[run_name(name, seed)] = kept_run(
+                    name, seed, net['miou'][str(seed)], 0.0, 0.0,
+                    old.get('threads', 1), old.get('device', 'cpu'),
+                    adopted_from=path)
+    keys = ('pilot', 'train', 'adopt')
+    hours = {k: sum(truth.get(f'{k}_hours', {}).get(s, 0.0) for s in keys)
+             for k in ('wall', 'cpu')}
+    return runs, hours
+
+
+def carried_class_seed_std(path: str, miou: Dict[str, Dict[str, float]]
+                           ) -> Optional[Dict[str, float]]:
+    """The per-class seed std of the pilot kept at ``path`` (a
+    ``pilot.json``) when it holds these very runs (``miou``), else None: the
+    pilot's per-class tables are in the logs of its runs, which an adopted
+    run does not have."""
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        kept = json.load(f)
+    if kept.get('miou') != miou:
+        return None
+    return kept.get('class_seed_std')

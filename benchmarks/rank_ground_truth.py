@@ -49,6 +49,10 @@ same command continues; the tools' output goes to ``WORK_DIR/run.log``):
    logged per-class table, which classes carry the seed noise. When a goal is
    missed the script stops here (``--ignore-pilot-goals`` goes on): change
    the setting and rerun the pilot into another ``--work-dir``.
+   With ``--adopt GROUND_TRUTH_JSON`` (an earlier record of the same
+   setting and draw, e.g. the committed one on a machine that lacks its work
+   dir), its runs count as finished (stage ``adopt``, with the hours it
+   records) and only what it lacks is trained.
 4. ``train``: every other network x every seed, in the draw's order (r00,
    r01, ..., then the searched ones); ``--first NAME ...`` trains those
    networks before the others (e.g. the searches' picks, when a session has
@@ -160,6 +164,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--val-split blocks for the searches of benchmarks/rank_searches.py)')
     add('--ignore-pilot-goals', action='store_true',
         help='train every network even when the pilot misses its goals')
+    add('--adopt', default=None, metavar='GROUND_TRUTH_JSON',
+        help='take the runs of an earlier ground_truth.json of the same '
+        'setting and draw as finished (e.g. the committed one, on a machine '
+        'that lacks the work dir it came from): only what it lacks is '
+        'trained')
     add('--first', nargs='+', default=[], metavar='NAME',
         help='networks trained before the others (after the pilot); all '
         'are trained in the end')
@@ -215,6 +224,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if unknown:
         parser.error(f'--first: {unknown} are not networks of this draw '
                      f'(allowed: {", ".join(names)})')
+    if args.adopt is not None:
+        if not osp.isfile(args.adopt):
+            parser.error(f'--adopt: no file {args.adopt}')
+        args.adopt = osp.abspath(args.adopt)
     args.work_dir = osp.abspath(args.work_dir)
     args.results_dir = results_dir(parser, args, osp.join('camvid', 'ranking'))
     args.data_root = osp.abspath(args.data_root)
@@ -317,6 +330,41 @@ def sample_networks(args: argparse.Namespace, space: str,
                 reference=ref,
                 window_G=list(window), wall_s=time.time() - start,
                 threads=args.threads)
+
+
+def adopt(st: StageRunner, args: argparse.Namespace,
+          nets: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """``--adopt FILE``: the runs of FILE kept as finished runs of this work
+    dir (once; the ``adopt`` stage's hours are the ones FILE records for
+    them). Refused when this work dir has trained one of them itself or
+    adopted another file."""
+    kept = st.done('adopt')
+    if args.adopt is None or kept is not None:
+        if kept is not None and args.adopt not in (None, kept['source']):
+            sys.exit(f'{SCRIPT}: --adopt {args.adopt}: {args.work_dir} '
+                     f'adopted {kept["source"]} already')
+        return kept
+
+    def run():
+        try:
+            runs, hours = rk.adopted_runs(args.adopt, setting_of(args), nets,
+                                          args.seeds)
+        except ValueError as err:
+            sys.exit(f'{SCRIPT}: {err}')
+        trained = [n for n in runs if st.done(f'runs/{n}') is not None]
+        if trained:
+            sys.exit(f'{SCRIPT}: --adopt {args.adopt}: {args.work_dir} '
+                     f'trained {", ".join(trained)} itself; adopt into a '
+                     'work dir whose runs have not started')
+        for name, run in runs.items():
+            write_json(st.marker(f'runs/{name}'), run)
+        log.info('adopted %d runs of %s', len(runs), args.adopt)
+        return dict(source=args.adopt, runs=sorted(runs),
+                    wall_s=hours['wall'] * 3600,
+                    threads=hours['cpu'] / hours['wall'] if hours['wall']
+                    else 1)
+
+    return st.stage('adopt', run)
 
 
 def stage_run(st: StageRunner, args: argparse.Namespace,
@@ -461,6 +509,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.stop_after == 'sample':
         return dict(sample=sample)
 
+    adopted = adopt(st, args, nets)
+    if adopted is not None:
+        stages['adopt'] = adopted
     runs: Dict[str, Dict[str, Any]] = {}
     train_all(st, args, nets[:args.pilot_archs], runs, stages, sample)
     pilot = rk.pilot_stats({
@@ -472,6 +523,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         for n in nets[:args.pilot_archs]}
     if all(c for per in classes.values() for c in per.values()):
         pilot['class_seed_std'] = rk.class_seed_std(classes)
+    else:   # adopted runs: their logs are where they trained
+        carried = rk.carried_class_seed_std(
+            osp.join(args.results_dir, 'pilot.json'), pilot['miou'])
+        if carried:
+            pilot['class_seed_std'] = carried
     pilot['setting'] = setting_of(args)
     write_json(osp.join(args.results_dir, 'pilot.json'), pilot)
     for line in rk.pilot_lines(pilot):

@@ -527,6 +527,93 @@ def test_runs_finished_before_are_recorded_before_any_training(tmp_path,
     assert truth['pending'] == ['r02']
 
 
+def test_adopt_takes_an_earlier_ground_truths_runs(tmp_path, tiny_camvid):
+    """--adopt: a work dir that lost its runs continues from the record they
+    left (here, the pilot's two networks): nothing of theirs is trained
+    again, their hours are carried, the pilot's per-class table too; another
+    setting, another draw or runs of its own are refused by name."""
+    first, results = tmp_path / 'first', tmp_path / 'results'
+    base = ['--num-archs', '3', '--pilot-archs', '2', '--no-cache',
+            '--data-root', str(tiny_camvid), '--threads', '1',
+            '--ignore-pilot-goals']
+    nets = [_net('r00'), _net('r01'), _net('r02')]
+    sample = dict(networks=nets, input_size=[720, 960], window_G=[8.0, 20.0],
+                  reference=dict(flops_G=20.0), wall_s=36.0, threads=1)
+    _kept(first, 'sample', sample)
+    for name, seed, miou in (('r00', 0, 30.0), ('r00', 1, 31.0),
+                             ('r01', 0, 40.0), ('r01', 1, 42.0)):
+        _kept(first, f'runs/{name}-s{seed}', _run(name, seed, miou, 360.0))
+    with pytest.raises(RuntimeError, match=r'r02/retrain.py'):
+        rg.main(base + ['--work-dir', str(first), '--results-dir',
+                        str(results)])
+    earlier = results / 'ground_truth.json'
+    pilot = json.loads((results / 'pilot.json').read_text())
+    pilot['class_seed_std'] = {'Sky': 0.5}   # as its runs' logs gave it
+    (results / 'pilot.json').write_text(json.dumps(pilot))
+
+    second, again = tmp_path / 'second', tmp_path / 'again'
+    argv = base + ['--work-dir', str(second), '--results-dir', str(again),
+                   '--adopt', str(earlier)]
+    _kept(second, 'sample', sample)
+    (again / 'pilot.json').parent.mkdir()
+    (again / 'pilot.json').write_text(json.dumps(pilot))
+    for _ in range(2):   # the second time, the adopt stage is kept
+        with pytest.raises(RuntimeError, match=r'r02/retrain.py'):
+            rg.main(argv)
+        truth = json.loads((again / 'ground_truth.json').read_text())
+        assert [n['name'] for n in truth['networks']] == ['r00', 'r01']
+        assert truth['networks'][1]['miou'] == {'0': 40.0, '1': 42.0}
+        assert truth['pending'] == ['r02']
+        # the first record's 4 pilot runs of 0.1 h at 2 threads, not redone
+        assert truth['cpu_hours']['adopt'] == pytest.approx(0.8)
+        assert truth['cpu_hours']['pilot'] == 0.0
+        assert not (second / 'runs' / 'r00-s0' / 'train').exists()
+        kept = json.loads((second / 'runs' / 'r01-s1' / 'done.json')
+                          .read_text())
+        assert kept['adopted_from'] == str(earlier)
+        assert json.loads((again / 'pilot.json').read_text())[
+            'class_seed_std'] == {'Sky': 0.5}
+
+    with pytest.raises(SystemExit, match=r'adopted .*ground_truth.json '
+                       r'already'):
+        rg.main(argv[:-1] + [str(results / 'pilot.json')])
+    third = tmp_path / 'third'
+    work = third / 'epochs'
+    _kept(work, 'sample', sample)
+    with pytest.raises(SystemExit, match=r'another setting: epochs 30 there, '
+                       r'5 here'):
+        rg.main(base + ['--work-dir', str(work), '--results-dir', str(again),
+                        '--adopt', str(earlier), '--epochs', '5'])
+    work = third / 'pilot'
+    _kept(work, 'sample', sample)
+    with pytest.raises(SystemExit, match=r'pilot.json: not a ground_truth'):
+        rg.main(base + ['--work-dir', str(work), '--results-dir', str(again),
+                        '--adopt', str(results / 'pilot.json')])
+    larger = json.loads(earlier.read_text())
+    larger['networks'].append(dict(larger['networks'][0], name='r07'))
+    (tmp_path / 'larger.json').write_text(json.dumps(larger))
+    work = third / 'draw'
+    _kept(work, 'sample', sample)
+    with pytest.raises(SystemExit, match=r'network r07 is not in this draw '
+                       r'\(r00, r01, r02\)'):
+        rg.main(base + ['--work-dir', str(work), '--results-dir', str(again),
+                        '--adopt', str(tmp_path / 'larger.json')])
+    work = third / 'spec'
+    _kept(work, 'sample', dict(sample, networks=[
+        dict(nets[0], spec='other'), nets[1], nets[2]]))
+    with pytest.raises(SystemExit, match='r00 is spec-r00 there, other in '
+                       'this draw'):
+        rg.main(base + ['--work-dir', str(work), '--results-dir', str(again),
+                        '--adopt', str(earlier)])
+    work = third / 'own'
+    _kept(work, 'sample', sample)
+    _kept(work, 'runs/r00-s0', _run('r00', 0, 30.0, 360.0))
+    with pytest.raises(SystemExit, match=r'trained r00-s0 itself'):
+        rg.main(base + ['--work-dir', str(work), '--results-dir', str(again),
+                        '--adopt', str(earlier)])
+    assert not (work / 'runs' / 'r01-s0').exists()   # destroyed nothing
+
+
 IOU_TABLE = """2026/11/30 11:58:05 - mmengine - INFO - per class results:
 2026/11/30 11:58:05 - mmengine - INFO - 
 +------------+-------+-------+
