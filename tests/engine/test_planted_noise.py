@@ -7,20 +7,41 @@ docs/design.md, "User candidates and planted signals").
 
 Tiny: width 0.25, 32x64 crops of the 8-image tiny set (4 weight images in
 batches of 2, the 4 arch images in one batch), no cost term, Adam without
-weight decay at lr 0.1, seed 1. Measured at these budgets (seeds 0, 1, 2):
+weight decay at lr 0.1, seed 1, 160 arch steps in every mode, one torch
+thread (a search this small is chaotic: its trajectory, so its ranks, move
+with the kernels, i.e. with the machine and the thread count).
 
-* darts, 80 arch steps: the noise op last in 11, 14, 11 of 17 blocks; the
-  noise attention's cells rank 15-27 of the 28.
+Measured on two machines, seeds 0-4, 1 and 2 threads:
+
+* darts at 80 arch steps (the budget before): the noise op last in 11-14 of
+  17 blocks on one machine, 0-14 on the other; too close to chance to assert
+  on every machine.
+* darts at 160 arch steps (6 runs): the noise op below its block's mean
+  logit in 16-17 of 17 blocks (last in 7-14). Its beta ranks the noise
+  attention's cells 8th-21st of 28: never in the derived top-4, not
+  reliably in the bottom half.
 * gumbel and proxyless, 160 arch steps: the noise attention's cells rank
-  18-28 of 28, but the noise op is last in only 1-5 of 17 blocks, no more
-  than chance, and still 1-3 after 400 steps: in the sampled modes alpha does
-  not separate the noise op at this size. That is a finding of the planted
+  18-28 of 28, but the noise op is last in only 1-7 of 17 blocks, about
+  chance, and still 1-3 after 400 steps: in the sampled modes alpha does not
+  separate the noise op at this size. That is a finding of the planted
   benchmark (issue 16, item 4), not a budget choice, so for them only the
   attention is asserted here.
+
+So the assertions are the ones with room on every run measured: the arch
+parameters moved (a dropped gradient leaves them at their 1e-3
+initialisation); the noise attention out of the derived top-4 in every mode
+(with beta's gradient negated, darts ranked its cells 1st-4th, seeds 0, 1)
+and in the bottom half of Eq. (2)'s ranking in the sampled modes; for darts
+the noise op below its block's mean in at least 13 of 17 blocks. That last
+one checks the finding, not the gradient's sign: with alpha's gradient alone
+negated, seed 1 still had it below the mean in 14 blocks (last in 4), so a
+flipped alpha is caught by tests/search/space/test_arch_gradients.py, which
+checks the gradients themselves.
 """
 import copy
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -30,8 +51,9 @@ from .search_cfg import half, pipeline, search_cfg
 
 #: (warm-up epochs, epochs) per mode: 2 weight iterations and 2 arch steps an
 #: epoch after the warm-up.
-BUDGET = dict(darts=(4, 44), gumbel=(4, 84), proxyless=(4, 84))
-#: The modes whose alpha separates the noise op at the budget (module doc).
+BUDGET = dict(darts=(4, 84), gumbel=(4, 84), proxyless=(4, 84))
+#: The modes whose alpha separates the noise op at the budget, and whose
+#: beta does not reliably put the noise attention in the bottom half.
 ALPHA_SEPARATES = ('darts', )
 NOISE_OP, NOISE_ATTENTION = 7, 14
 SIZE = (32, 64)
@@ -70,6 +92,7 @@ def ranks(logits, column):
 
 @pytest.mark.parametrize('mode', sorted(BUDGET))
 def test_noise_candidates_end_low(tiny_cityscapes, tmp_path, mode):
+    torch.set_num_threads(1)   # restored by conftest's torch_threads
     runner = Runner.from_cfg(Config(copy.deepcopy(
         planted_cfg(tiny_cityscapes, tmp_path, mode))))
     runner.train()
@@ -78,11 +101,15 @@ def test_noise_candidates_end_low(tiny_cityscapes, tmp_path, mode):
     beta = params['decode_head.attention.beta'].detach()
     assert alpha.shape == (17, NOISE_OP)
     assert beta.shape == (2, NOISE_ATTENTION)
-    # every cell of the noise attention in the bottom half of the unified
-    # ranking of Eq. (2), far from the derived top-4
+    assert beta.std() > 0.1, 'beta stayed at its initialisation'
+    # the noise attention's cells out of the derived top-4 of the unified
+    # ranking of Eq. (2); in its bottom half in the sampled modes
     flat = beta.flatten()
     cell_ranks = [1 + int((flat > v).sum()) for v in beta[:, -1]]
-    assert min(cell_ranks) > flat.numel() // 2, cell_ranks
+    assert min(cell_ranks) > 4, cell_ranks
+    if mode not in ALPHA_SEPARATES:
+        assert min(cell_ranks) > flat.numel() // 2, cell_ranks
     if mode in ALPHA_SEPARATES:
-        op_ranks = ranks(alpha, NOISE_OP)
-        assert sum(r == NOISE_OP for r in op_ranks) >= 9, op_ranks
+        assert alpha.std() > 0.1, 'alpha stayed at its initialisation'
+        below = alpha[:, NOISE_OP - 1] < alpha.mean(dim=1)
+        assert int(below.sum()) >= 13, (ranks(alpha, NOISE_OP), below)
