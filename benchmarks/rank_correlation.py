@@ -261,8 +261,8 @@ def _threads(search: int, derive: Optional[int]) -> str:
 
 
 PICK_HEADER = ['pick', 'FLOPs (G)', 'mIoU per seed', 'mean',
-               'rank among the sampled', 'top 25%', 'z', 'search + derive '
-               '(min)']
+               'rank among the sampled', 'top 25%', 'z', 'z at its FLOPs',
+               'search + derive (min)']
 
 
 def pick_table_rows(result: Dict[str, Any]) -> List[List[str]]:
@@ -275,7 +275,8 @@ def pick_table_rows(result: Dict[str, Any]) -> List[List[str]]:
         out.append([name, f'{r["flops_G"]:.2f}',
                     ' / '.join(f'{v:.2f}' for v in r['miou'].values()),
                     f'{r["mean"]:.2f}', f'{r["rank"]} / {r["of"] + 1}',
-                    'yes' if r['top'] else 'no', _signed(r['z']), cost])
+                    'yes' if r['top'] else 'no', _signed(r['z']),
+                    _signed(r.get('z_flops', math.nan)), cost])
     return out
 
 
@@ -322,8 +323,10 @@ def render_md(result: Dict[str, Any]) -> str:
         lines += ['', '## Where the searches\' picks land', '',
                   'Each pick trained like the sampled networks; its rank if '
                   f'put among the {result["networks"]} of them (1 = best), '
-                  'whether at most 25% of them are better, and z = (its '
-                  'mean - theirs) / their std.', '']
+                  'whether at most 25% of them are better, z = (its '
+                  'mean - theirs) / their std, and z at its FLOPs = its '
+                  'distance from their least-squares line of mean on FLOPs '
+                  '/ their residual std (the size trend taken out).', '']
         lines += md_table(PICK_HEADER, pick_table_rows(result))
     lines += ['', '## The networks', '']
     lines += md_table(NETWORK_HEADER, network_table_rows(result))

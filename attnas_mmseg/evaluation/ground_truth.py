@@ -8,7 +8,8 @@ before writing) and :func:`load_ground_truth` reads one, as a
 :mod:`.rank_stats`: :func:`scorer_row` (every statistic of one scorer),
 :func:`ceiling_row` (one training seed scoring another) and
 :func:`pick_rows` (where each search's pick, trained like the others, lands
-among the sampled networks: rank, top 25%, z against their spread).
+among the sampled networks: rank, top 25%, z against their spread, and z
+against their FLOPs trend).
 """
 import itertools
 import json
@@ -236,19 +237,35 @@ def pick_rows(truth: GroundTruth) -> Dict[str, Dict[str, Any]]:
     its sampled networks, by mean mIoU: ``rank`` (1 + the sampled networks
     strictly better: 1 = it would be the best), ``top`` (at most
     :data:`TOP_FRACTION` of them better), ``z`` (its mean minus theirs, in
-    their standard deviation, ddof 1) and ``above_one_std`` (z > 1)."""
-    pool = truth.sampled().mean
+    their standard deviation, ddof 1), ``above_one_std`` (z > 1) and
+    ``z_flops``: its distance from the sampled networks' least-squares line
+    of mean mIoU on FLOPs, taken at its own FLOPs, in their residual std
+    (ddof 2), i.e. z with the ground truth's size trend taken out (a pick
+    at the median FLOPs is otherwise held against the larger networks; NaN
+    with fewer than 3 sampled networks or one FLOPs value)."""
+    sampled = truth.sampled()
+    pool = sampled.mean
     centre, spread = float(pool.mean()), float(pool.std(ddof=1))
+    line = None
+    if len(pool) > 2 and np.ptp(sampled.flops_G) > 0:
+        slope, intercept = np.polyfit(sampled.flops_G, pool, 1)
+        residual = pool - (intercept + slope * sampled.flops_G)
+        line = (slope, intercept,
+                math.sqrt(float(residual @ residual) / (len(pool) - 2)))
     rows = {}
     for i in np.flatnonzero(truth.searched):
         mean = float(truth.mean[i])
         better = int((pool > mean).sum())
         z = (mean - centre) / spread if spread > 0 else math.nan
+        z_flops = math.nan
+        # an exact line leaves a rounding residual, not a spread
+        if line is not None and line[2] > 1e-9 * max(1.0, abs(centre)):
+            z_flops = (mean - line[1] - line[0] * truth.flops_G[i]) / line[2]
         rows[truth.names[i]] = dict(
             spec=truth.specs[i], source=truth.sources[i],
             flops_G=float(truth.flops_G[i]),
             miou={s: float(v[i]) for s, v in truth.miou.items()},
             mean=mean, rank=better + 1, of=len(pool),
             top=better <= TOP_FRACTION * len(pool), z=z,
-            above_one_std=bool(z > 1))
+            above_one_std=bool(z > 1), z_flops=float(z_flops))
     return rows

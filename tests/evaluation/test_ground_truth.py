@@ -116,7 +116,32 @@ def test_picks_are_ranked_against_the_sampled_networks_only():
     rows = pick_rows(check_ground_truth(
         dict(data, networks=data['networks'] + [third])))
     assert rows['third']['rank'] == 3 and not rows['third']['top']
+    # the sampled means lie on a line (11 + (FLOPs - 1)): no residual spread
+    assert math.isnan(rows['third']['z_flops'])
     # no source, or another one: sampled
     del data['networks'][0]['source']
     assert not check_ground_truth(data).searched.any()
     assert pick_rows(check_ground_truth(data)) == {}
+
+
+def test_z_at_its_flops_takes_the_size_trend_out():
+    """Sampled means = 30 + 0.5 x FLOPs + residuals (+1, -1, -1, +1) at
+    FLOPs 2, 4, 6, 8: the line fitted is that one (the residuals are
+    orthogonal to 1 and FLOPs), their std (ddof 2) sqrt(4 / 2). A pick of
+    FLOPs 8 at 33.5 is above the four networks' mean (32.5) but 0.5 below
+    the line at its FLOPs (34): z > 0, z_flops -0.5 / sqrt(2)."""
+    nets = [dict(name=f'n{i}', spec='AttSet1(1)', flops_G=f, params_M=1.0,
+                 miou={'0': m, '1': m}, mean=m, source='random')
+            for i, (f, m) in enumerate(((2, 32.0), (4, 31.0), (6, 32.0),
+                                        (8, 35.0)))]
+    pick = dict(name='p', spec='AttSet1(2)', flops_G=8.0, params_M=1.0,
+                miou={'0': 33.5, '1': 33.5}, mean=33.5,
+                source='searched:p.json')
+    row = pick_rows(check_ground_truth(dict(setting={},
+                                            networks=nets + [pick])))['p']
+    assert row['z_flops'] == pytest.approx(-0.5 / math.sqrt(2))
+    assert row['z'] > 0 > row['z_flops']
+    # two sampled networks leave no residual degree of freedom
+    row = pick_rows(check_ground_truth(dict(setting={},
+                                            networks=nets[:2] + [pick])))
+    assert math.isnan(row['p']['z_flops'])
