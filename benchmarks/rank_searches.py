@@ -326,8 +326,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     for mode in searches:
         if mode in ARCH_STEP_MODES:
             picks[mode] = st.stage(f'derive/{mode}', lambda: timed(
-                args.threads, tools.derive, st, CONFIG, searches[mode]['checkpoint'],
-                st.path('derive', mode)))
+                args.threads, tools.derive, st, CONFIG,
+                searches[mode]['checkpoint'], st.path('derive', mode)))
     from attnas_mmseg.evaluation.subnet_search import cli_options
     opts = ['--flops-target', f'{target:.4f}', '--window', str(args.window),
             '--seed', str(args.seed), '--device', args.device,
@@ -335,8 +335,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             *data_options(args)]
     for mode in searches:
         picks[f'{mode}_evo'] = st.stage(f'evolve/{mode}', lambda: timed(
-            args.threads, tools.evolve, st, config_of(mode), searches[mode]['checkpoint'],
-            st.path('evolve', mode), opts)
+            args.threads, tools.evolve, st, config_of(mode),
+            searches[mode]['checkpoint'], st.path('evolve', mode), opts)
         ) if mode in args.evolve else st.done(f'evolve/{mode}')
     picks = {n: p for n, p in picks.items() if p is not None}
     searched = {}

@@ -246,21 +246,20 @@ def pick_rows(truth: GroundTruth) -> Dict[str, Dict[str, Any]]:
     sampled = truth.sampled()
     pool = sampled.mean
     centre, spread = float(pool.mean()), float(pool.std(ddof=1))
-    line = None
+    slope = intercept = residual_sd = math.nan
     if len(pool) > 2 and np.ptp(sampled.flops_G) > 0:
         slope, intercept = np.polyfit(sampled.flops_G, pool, 1)
         residual = pool - (intercept + slope * sampled.flops_G)
-        line = (slope, intercept,
-                math.sqrt(float(residual @ residual) / (len(pool) - 2)))
+        residual_sd = math.sqrt(float(residual @ residual) / (len(pool) - 2))
+        # an exact line leaves a rounding residual, not a spread
+        if residual_sd <= 1e-9 * max(1.0, abs(centre)):
+            residual_sd = math.nan
     rows = {}
     for i in np.flatnonzero(truth.searched):
         mean = float(truth.mean[i])
         better = int((pool > mean).sum())
         z = (mean - centre) / spread if spread > 0 else math.nan
-        z_flops = math.nan
-        # an exact line leaves a rounding residual, not a spread
-        if line is not None and line[2] > 1e-9 * max(1.0, abs(centre)):
-            z_flops = (mean - line[1] - line[0] * truth.flops_G[i]) / line[2]
+        z_flops = (mean - intercept - slope * truth.flops_G[i]) / residual_sd
         rows[truth.names[i]] = dict(
             spec=truth.specs[i], source=truth.sources[i],
             flops_G=float(truth.flops_G[i]),
